@@ -29,6 +29,10 @@ use crate::keys::{KeyId, MAX_SIGNATURES, SignatureTally, SigningKey, TrustedKeys
 /// The first field of every pre-authentication encoding.
 pub const PAE_PREFIX: &str = "DSSEv1";
 
+/// The largest envelope [`Envelope::from_json`] reads, in bytes (1 MiB). Locara's envelopes (provenance,
+/// release statements) are a few KiB; a bigger one is refused before any JSON is parsed.
+pub const MAX_ENVELOPE_BYTES: usize = 1 << 20;
+
 /// The DSSE v1 pre-authentication encoding: `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut encoded = Vec::with_capacity(payload_type.len() + payload.len() + 32);
@@ -48,6 +52,14 @@ pub enum DsseError {
     Malformed {
         /// What is wrong.
         reason: String,
+    },
+    /// The envelope is larger than [`MAX_ENVELOPE_BYTES`].
+    #[error("DSSE envelope is {size} bytes; at most {limit} are accepted")]
+    TooLarge {
+        /// The envelope's size in bytes.
+        size: usize,
+        /// The limit, [`MAX_ENVELOPE_BYTES`].
+        limit: usize,
     },
     /// The envelope carries another kind of payload.
     #[error("DSSE envelope has payload type {found:?}, expected {expected:?}")]
@@ -186,6 +198,12 @@ impl Envelope {
 
     /// Parses envelope JSON (no signature is checked here).
     pub fn from_json(bytes: &[u8]) -> Result<Self, DsseError> {
+        if bytes.len() > MAX_ENVELOPE_BYTES {
+            return Err(DsseError::TooLarge {
+                size: bytes.len(),
+                limit: MAX_ENVELOPE_BYTES,
+            });
+        }
         let wire: WireEnvelope =
             serde_json::from_slice(bytes).map_err(|error| DsseError::Malformed {
                 reason: error.to_string(),

@@ -272,3 +272,20 @@ fn an_envelope_with_more_than_the_maximum_number_of_signatures_is_refused() {
         Err(DsseError::Malformed { reason }) if reason.contains("65 signatures")
     ));
 }
+
+#[test]
+fn refuses_an_envelope_larger_than_the_limit_before_parsing_it() {
+    let signer = key(7);
+    let envelope = Envelope::signed(PAYLOAD_TYPE, vec![b'x'; 800 * 1024], &[&signer]);
+    let json = envelope.to_json();
+    assert!(json.len() > locara_core::dsse::MAX_ENVELOPE_BYTES);
+    assert_eq!(
+        Envelope::from_json(&json),
+        Err(DsseError::TooLarge {
+            size: json.len(),
+            limit: locara_core::dsse::MAX_ENVELOPE_BYTES
+        })
+    );
+    let small = Envelope::signed(PAYLOAD_TYPE, vec![b'x'; 1024], &[&signer]);
+    assert_eq!(Envelope::from_json(&small.to_json()).unwrap(), small);
+}
