@@ -5,11 +5,18 @@
 //! (DESIGN §3 is silent): they keep names readable and remove a cheap source of look-alikes.
 //!
 //! Invariant: a [`PublisherName`], [`AppSlug`] or [`AppName`] always holds a valid name.
+//!
+//! Collision checks work on raw strings, so a registry can explain why an attempted name that is not even
+//! valid (such as `acme/nоtes` with a Cyrillic `о`) collides with an existing one. [`canonical`] folds
+//! compatibility forms, case, TR39 confusables and the separators `-`, `_`, `.` (ADR 0010);
+//! [`check_collision`] refuses a name with the same canonical form as an existing one, or one within a
+//! small edit distance of a name of another publisher (ADR 0011).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use unicode_normalization::UnicodeNormalization;
 
 /// The shortest allowed name part.
 pub const MIN_PART_LEN: usize = 2;
@@ -243,6 +250,196 @@ impl<'de> Deserialize<'de> for AppName {
             .parse()
             .map_err(serde::de::Error::custom)
     }
+}
+
+/// The canonical form of a raw name, used only to compare names for collisions.
+///
+/// Steps: NFKC; the Unicode TR39 confusable skeleton, then lowercase, done twice (the skeleton maps some
+/// characters to capitals, such as digit `0` to `O`, and capitals to look-alikes, such as `I` to `l`);
+/// then `-`, `_` and `.` removed. The result is only for comparison and is never shown as a name.
+pub fn canonical(raw: &str) -> String {
+    let mut folded: String = raw.nfkc().collect();
+    for _ in 0..2 {
+        folded = unicode_security::skeleton(&folded)
+            .collect::<String>()
+            .to_lowercase();
+    }
+    folded
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.'))
+        .collect()
+}
+
+/// The largest edit distance at which two canonical names of this length (in characters) still collide.
+///
+/// Length 0–4: 0 (only identical canonical forms); 5–8: 1; 9 or more: 2.
+pub fn edit_distance_threshold(canonical_length: usize) -> usize {
+    match canonical_length {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// Which parts of two names an edit-distance collision compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compared {
+    /// Only the app parts (after `/`), across publishers.
+    Slug,
+    /// The full `publisher/app` names.
+    FullName,
+}
+
+/// Why a candidate name collides with an existing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CollisionReason {
+    /// Both names have the same canonical form.
+    SameCanonicalForm {
+        /// The shared canonical form.
+        canonical: String,
+    },
+    /// The canonical forms are within the edit-distance limit and the publishers differ.
+    EditDistance {
+        /// The Damerau-Levenshtein distance between the canonical forms.
+        distance: usize,
+        /// The largest distance that still collides, for the shorter form's length.
+        threshold: usize,
+        /// Whether the app parts or the full names were compared.
+        compared: Compared,
+    },
+}
+
+/// A candidate name that is refused because it is too close to an existing name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Collision {
+    /// The name that was attempted, as given.
+    pub candidate: String,
+    /// The existing name it collides with.
+    pub existing: AppName,
+    /// Why it collides.
+    pub reason: CollisionReason,
+}
+
+impl fmt::Display for Collision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            CollisionReason::SameCanonicalForm { canonical } => write!(
+                f,
+                "`{}` looks the same as the existing name `{}` (both read as `{canonical}` once case, separators and look-alike characters are folded); choose a clearly different name",
+                self.candidate, self.existing
+            ),
+            CollisionReason::EditDistance {
+                distance: 0,
+                compared: Compared::Slug,
+                ..
+            } => write!(
+                f,
+                "`{}` is too close to `{}` (the same app name under another publisher); choose a clearly different name",
+                self.candidate, self.existing
+            ),
+            CollisionReason::EditDistance {
+                distance,
+                threshold,
+                ..
+            } => write!(
+                f,
+                "`{}` is too close to `{}` (edit distance {distance}, limit {threshold} for names of this length); choose a clearly different name",
+                self.candidate, self.existing
+            ),
+        }
+    }
+}
+
+fn split_raw(raw: &str) -> (&str, &str) {
+    raw.split_once('/').unwrap_or(("", raw))
+}
+
+/// Refuses `candidate` if its canonical form equals that of any `existing` name (including itself).
+pub fn check_canonical_collision<'a>(
+    candidate: &str,
+    existing: impl IntoIterator<Item = &'a AppName>,
+) -> Result<(), Collision> {
+    let canonical_candidate = canonical(candidate);
+    for name in existing {
+        if canonical(&name.to_string()) == canonical_candidate {
+            return Err(Collision {
+                candidate: candidate.to_owned(),
+                existing: name.clone(),
+                reason: CollisionReason::SameCanonicalForm {
+                    canonical: canonical_candidate,
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+fn within_threshold(a: &str, b: &str) -> Option<(usize, usize)> {
+    let length = a.chars().count().min(b.chars().count());
+    let threshold = edit_distance_threshold(length);
+    let distance = strsim::damerau_levenshtein(a, b);
+    (distance <= threshold).then_some((distance, threshold))
+}
+
+/// Refuses `candidate` if it is a likely typosquat of a `popular` name of another publisher.
+///
+/// The candidate's publisher is the part of the raw string before the first `/`; names of the same
+/// publisher (compared exactly) are exempt. For every other name, both the app parts and the full names
+/// are compared, on canonical forms, by Damerau-Levenshtein distance against
+/// [`edit_distance_threshold`] of the shorter form. Comparing app parts alone catches the usual typosquat
+/// (a popular app copied under a new publisher); comparing full names catches a typo spread over both.
+pub fn check_typosquat<'a>(
+    candidate: &str,
+    popular: impl IntoIterator<Item = &'a AppName>,
+) -> Result<(), Collision> {
+    let (candidate_publisher, candidate_slug) = split_raw(candidate);
+    let canonical_full = canonical(candidate);
+    let canonical_slug = canonical(candidate_slug);
+    for name in popular {
+        if name.publisher().as_str() == candidate_publisher {
+            continue;
+        }
+        let comparisons = [
+            (
+                Compared::Slug,
+                canonical_slug.as_str(),
+                canonical(name.slug().as_str()),
+            ),
+            (
+                Compared::FullName,
+                canonical_full.as_str(),
+                canonical(&name.to_string()),
+            ),
+        ];
+        for (compared, mine, theirs) in comparisons {
+            if let Some((distance, threshold)) = within_threshold(mine, &theirs) {
+                return Err(Collision {
+                    candidate: candidate.to_owned(),
+                    existing: name.clone(),
+                    reason: CollisionReason::EditDistance {
+                        distance,
+                        threshold,
+                        compared,
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `candidate` if it has the canonical form of any `existing` name, or is a typosquat of one.
+///
+/// Both rules are applied to the same list; a registry that distinguishes "all names" from "popular names"
+/// calls [`check_canonical_collision`] and [`check_typosquat`] separately.
+pub fn check_collision<'a, I>(candidate: &str, existing: I) -> Result<(), Collision>
+where
+    I: IntoIterator<Item = &'a AppName>,
+    I::IntoIter: Clone,
+{
+    let existing = existing.into_iter();
+    check_canonical_collision(candidate, existing.clone())?;
+    check_typosquat(candidate, existing)
 }
 
 #[cfg(test)]
