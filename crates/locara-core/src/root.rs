@@ -593,6 +593,16 @@ pub enum RootError {
         /// `origin` or `verifier_key`.
         field: &'static str,
     },
+    /// The log's verifier key is not a C2SP signed-note ed25519 verifier key string.
+    #[error(
+        "root.json version {version}: the log's verifier_key is not a signed-note verifier key (<name>+<8 hex digits>+<base64>): {reason}"
+    )]
+    LogVerifierKey {
+        /// The root's version.
+        version: u64,
+        /// Why the key string does not parse.
+        reason: String,
+    },
     /// The new root's version is lower than the trusted one.
     #[error(
         "root.json version {found} is older than the trusted version {trusted}; refusing a rollback"
@@ -882,6 +892,12 @@ fn validate(metadata: &RootMetadata) -> Result<BTreeMap<Role, TrustedKeys>, Root
         return Err(RootError::EmptyLogField {
             version,
             field: "verifier_key",
+        });
+    }
+    if let Err(error) = metadata.log.verifier_key.parse::<crate::log::VerifierKey>() {
+        return Err(RootError::LogVerifierKey {
+            version,
+            reason: error.to_string(),
         });
     }
     Ok(role_keys)

@@ -29,9 +29,13 @@ fn next_year() -> Timestamp {
 fn log() -> LogEntry {
     LogEntry {
         origin: "registry.locara.example/log".to_owned(),
-        verifier_key:
-            "registry.locara.example/log+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-                .to_owned(),
+        verifier_key: locara_core::log::SignerKey::from_seed(
+            "registry.locara.example/log",
+            &[9; 32],
+        )
+        .unwrap()
+        .verifier()
+        .to_string(),
     }
 }
 
@@ -571,4 +575,24 @@ fn a_root_with_more_than_the_maximum_number_of_signatures_is_refused() {
         Root::load_trusted(&serde_json::to_vec(&value).unwrap()),
         Err(RootError::Metadata(MetadataError::Malformed(CanonicalJsonError::Schema { reason }))) if reason.contains("65 signatures")
     ));
+}
+
+#[test]
+fn a_root_whose_log_verifier_key_is_not_a_signed_note_key_is_refused() {
+    // The right shape but a key hash that does not match the name and key.
+    let good = log().verifier_key;
+    let (name_and_hash, key) = good.rsplit_once('+').unwrap();
+    let (name, _) = name_and_hash.rsplit_once('+').unwrap();
+    let wrong_hash = format!("{name}+00000000+{key}");
+    let result = load_variant(|value| value["log"]["verifier_key"] = json!(wrong_hash));
+    assert!(
+        matches!(result, Err(RootError::LogVerifierKey { .. })),
+        "{result:?}"
+    );
+    let result = load_variant(|value| value["log"]["verifier_key"] = json!("registry+c74f20a3+AQ"));
+    assert!(
+        matches!(result, Err(RootError::LogVerifierKey { .. })),
+        "{result:?}"
+    );
+    assert!(load_variant(|_| ()).is_ok());
 }

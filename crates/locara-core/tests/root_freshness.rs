@@ -36,7 +36,13 @@ fn root() -> Root {
         ],
         LogEntry {
             origin: "registry.locara.example/log".to_owned(),
-            verifier_key: "registry.locara.example/log+c74f20a3+AQ".to_owned(),
+            verifier_key: locara_core::log::SignerKey::from_seed(
+                "registry.locara.example/log",
+                &[9; 32],
+            )
+            .unwrap()
+            .verifier()
+            .to_string(),
         },
     );
     Root::load_trusted(&metadata.sign(&[&key(1)]).unwrap()).unwrap()
