@@ -387,6 +387,12 @@ impl SigningKey {
         Self { key, public }
     }
 
+    /// The RFC 8032 secret seed, for other key encodings of the same key (see
+    /// [`crate::log::SignerKey::from_signing_key`]).
+    pub(crate) fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.key.as_bytes())
+    }
+
     /// The public half.
     pub fn public_key(&self) -> &PublicKey {
         &self.public

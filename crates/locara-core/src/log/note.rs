@@ -311,6 +311,11 @@ impl SignerKey {
         })
     }
 
+    /// The signer named `name` for an existing Locara signing key (the log role's key in `root.json`).
+    pub fn from_signing_key(name: &str, key: &SigningKey) -> Result<Self, NoteError> {
+        Self::from_seed(name, &key.seed())
+    }
+
     /// The matching verifier key.
     pub fn verifier(&self) -> &VerifierKey {
         &self.verifier
@@ -608,6 +613,20 @@ mod tests {
         let mut note = Note::new(text).unwrap();
         note.sign(&signer()).unwrap();
         note.to_string()
+    }
+
+    #[test]
+    fn a_signer_from_a_signing_key_is_the_same_key() {
+        let key = SigningKey::from_seed(&SEED);
+        let from_key = SignerKey::from_signing_key("example.test/log", &key).unwrap();
+        assert_eq!(from_key.verifier().public_key(), key.public_key());
+        assert_eq!(
+            from_key.to_secret_string().as_str(),
+            signer().to_secret_string().as_str()
+        );
+        let other =
+            SignerKey::from_signing_key("example.test/log", &SigningKey::from_seed(&[8; 32]));
+        assert_ne!(other.unwrap().verifier(), signer().verifier());
     }
 
     #[test]
