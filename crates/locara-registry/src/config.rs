@@ -1,0 +1,362 @@
+//! The registry's configuration: one struct, defaults in one place, layered file → environment → flags.
+//!
+//! Every setting, its default and its environment variable are listed in `docs/registry.md`; keep that table
+//! and [`Config::default`] in step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The prefix of every environment variable the registry reads.
+pub const ENV_PREFIX: &str = "LOCARA_REGISTRY_";
+
+/// The registry's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the database, blobs, keys and roots.
+    pub data: PathBuf,
+    /// The URL clients use to reach this registry; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// The transparency log's origin line; defaults to the public URL without its scheme, plus `/log`.
+    /// Fixed by the first `root.json`: changing it later has no effect on an existing data directory.
+    pub log_origin: Option<String>,
+    /// How long the development `root.json` made on first start stays valid, in days.
+    pub root_expiry_days: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            data: PathBuf::from("locara-data"),
+            public_url: None,
+            log_origin: None,
+            root_expiry_days: 365,
+        }
+    }
+}
+
+/// Why the configuration could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid.
+    #[error("configuration file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser said, with the line and column.
+        message: String,
+    },
+    /// An environment variable holds a value of the wrong kind.
+    #[error("environment variable {variable}={value:?} is not valid: expected {expected}")]
+    Environment {
+        /// The variable.
+        variable: String,
+        /// Its value.
+        value: String,
+        /// What would be valid.
+        expected: &'static str,
+    },
+    /// An environment variable with the registry's prefix is not a setting.
+    #[error(
+        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS"
+    )]
+    UnknownVariable {
+        /// The variable.
+        variable: String,
+    },
+    /// A setting's value is out of range.
+    #[error("setting {setting} = {value:?} is not valid: {expected}")]
+    Invalid {
+        /// The setting's name.
+        setting: &'static str,
+        /// Its value.
+        value: String,
+        /// What would be valid.
+        expected: &'static str,
+    },
+}
+
+/// Settings given on the command line; they override the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data`.
+    pub data: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads a TOML configuration file; keys missing from it keep their defaults, unknown keys are errors.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|error| ConfigError::File {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })
+    }
+
+    /// Defaults, then the file (`file`, or `LOCARA_REGISTRY_CONFIG`), then the environment, then `flags`.
+    pub fn load(
+        file: Option<&Path>,
+        environment: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let environment: Vec<(String, String)> = environment
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        let file_from_env = environment
+            .iter()
+            .find(|(name, _)| name == "LOCARA_REGISTRY_CONFIG")
+            .map(|(_, value)| PathBuf::from(value));
+        let mut config = match file.map(Path::to_owned).or(file_from_env) {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::default(),
+        };
+        for (variable, value) in environment {
+            config.apply_environment(&variable, value)?;
+        }
+        if let Some(listen) = flags.listen {
+            config.listen = listen;
+        }
+        if let Some(data) = &flags.data {
+            config.data = data.clone();
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply_environment(&mut self, variable: &str, value: String) -> Result<(), ConfigError> {
+        let invalid = |expected| ConfigError::Environment {
+            variable: variable.to_owned(),
+            value: value.clone(),
+            expected,
+        };
+        match &variable[ENV_PREFIX.len()..] {
+            "CONFIG" => {}
+            "LISTEN" => {
+                self.listen = value
+                    .parse()
+                    .map_err(|_| invalid("an address and port such as 127.0.0.1:7070"))?
+            }
+            "DATA" => self.data = PathBuf::from(&value),
+            "PUBLIC_URL" => self.public_url = Some(value),
+            "LOG_ORIGIN" => self.log_origin = Some(value),
+            "ROOT_EXPIRY_DAYS" => {
+                self.root_expiry_days = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of days, such as 365"))?
+            }
+            _ => {
+                return Err(ConfigError::UnknownVariable {
+                    variable: variable.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(1..=3650).contains(&self.root_expiry_days) {
+            return Err(ConfigError::Invalid {
+                setting: "root_expiry_days",
+                value: self.root_expiry_days.to_string(),
+                expected: "between 1 and 3650 days",
+            });
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "public_url",
+                value: url.clone(),
+                expected: "an http:// or https:// URL",
+            });
+        }
+        if let Some(origin) = &self.log_origin
+            && (origin.trim().is_empty() || origin.contains(char::is_whitespace))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "log_origin",
+                value: origin.clone(),
+                expected: "a non-empty origin line without spaces, such as registry.example.com/log",
+            });
+        }
+        Ok(())
+    }
+
+    /// The URL clients use, given the address actually bound (which differs from `listen` for port 0).
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    /// The log origin for a new root, given the public URL.
+    pub fn log_origin_for(&self, public_url: &str) -> String {
+        match &self.log_origin {
+            Some(origin) => origin.clone(),
+            None => {
+                let without_scheme = public_url
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://");
+                format!("{without_scheme}/log")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = Config::load(None, env(&[("HOME", "/root")]), &Overrides::default()).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:7070");
+        assert_eq!(config.data, PathBuf::from("locara-data"));
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("registry.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:8000\"\ndata = \"/srv/a\"\nroot_expiry_days = 30\n",
+        )
+        .unwrap();
+        let from_file = Config::load(Some(&file), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(from_file.listen.port(), 8000);
+        assert_eq!(from_file.root_expiry_days, 30);
+
+        let with_env = Config::load(
+            Some(&file),
+            env(&[
+                ("LOCARA_REGISTRY_LISTEN", "127.0.0.1:9000"),
+                ("LOCARA_REGISTRY_DATA", "/srv/b"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(with_env.listen.port(), 9000);
+        assert_eq!(with_env.data, PathBuf::from("/srv/b"));
+        assert_eq!(with_env.root_expiry_days, 30);
+
+        let with_flags = Config::load(
+            Some(&file),
+            env(&[("LOCARA_REGISTRY_LISTEN", "127.0.0.1:9000")]),
+            &Overrides {
+                listen: Some("127.0.0.1:9100".parse().unwrap()),
+                data: Some(PathBuf::from("/srv/c")),
+            },
+        )
+        .unwrap();
+        assert_eq!(with_flags.listen.port(), 9100);
+        assert_eq!(with_flags.data, PathBuf::from("/srv/c"));
+    }
+
+    #[test]
+    fn the_config_file_can_come_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("registry.toml");
+        std::fs::write(&file, "root_expiry_days = 7\n").unwrap();
+        let config = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_CONFIG", file.to_str().unwrap())]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.root_expiry_days, 7);
+    }
+
+    #[test]
+    fn unknown_keys_and_variables_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("registry.toml");
+        std::fs::write(&file, "listne = \"127.0.0.1:1\"\n").unwrap();
+        let error = Config::load(Some(&file), env(&[]), &Overrides::default()).unwrap_err();
+        assert!(error.to_string().contains("listne"), "{error}");
+        assert!(error.to_string().contains("line 1"), "{error}");
+
+        let error = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_LISTNE", "x")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, ConfigError::UnknownVariable { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_what_is_valid() {
+        let error = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_LISTEN", "localhost")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("LOCARA_REGISTRY_LISTEN"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("127.0.0.1:7070"), "{error}");
+        let error = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_ROOT_EXPIRY_DAYS", "0")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(error, ConfigError::Invalid { .. }), "{error}");
+        let error = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_PUBLIC_URL", "ftp://x")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(error, ConfigError::Invalid { .. }), "{error}");
+    }
+
+    #[test]
+    fn the_log_origin_defaults_to_the_public_url() {
+        let config = Config::default();
+        let url = config.public_url_for("127.0.0.1:7070".parse().unwrap());
+        assert_eq!(url, "http://127.0.0.1:7070");
+        assert_eq!(config.log_origin_for(&url), "127.0.0.1:7070/log");
+        let config = Config {
+            public_url: Some("https://registry.example.com/".to_owned()),
+            ..Config::default()
+        };
+        let url = config.public_url_for("127.0.0.1:7070".parse().unwrap());
+        assert_eq!(url, "https://registry.example.com");
+        assert_eq!(config.log_origin_for(&url), "registry.example.com/log");
+    }
+}

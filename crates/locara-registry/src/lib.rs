@@ -1,0 +1,9 @@
+//! The Locara registry server.
+//!
+//! It starts with no set-up: SQLite and files under a data directory, a development key set and
+//! `root.json` made on first start. This crate holds the server's configuration, its root of trust on
+//! disk, and its HTTP routes; the formats and checks come from `locara-core`.
+
+pub mod config;
+pub mod http;
+pub mod trust;

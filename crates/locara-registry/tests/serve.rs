@@ -1,0 +1,175 @@
+//! `locara-registry serve` as a user runs it: the real binary, a fresh data directory, real HTTP on loopback.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use locara_core::digest::Digest;
+use locara_core::log::VerifierKey;
+use locara_core::root::Root;
+
+/// A running server and what it printed on start.
+struct Server {
+    child: Child,
+    url: String,
+    root_digest: Digest,
+    banner: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_locara-registry"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env_remove("LOCARA_REGISTRY_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start locara-registry");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut url, mut digest, mut banner) = (None, None, Vec::new());
+    while url.is_none() || digest.is_none() {
+        assert!(Instant::now() < deadline, "no start banner; got {banner:?}");
+        let line = lines
+            .next()
+            .expect("the server printed its banner")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("Locara registry listening on ") {
+            url = Some(rest.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("root.json: ") {
+            digest = Some(rest.parse::<Digest>().expect("a sha256 digest"));
+        }
+        banner.push(line);
+    }
+    // Keep reading so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Server {
+        child,
+        url: url.unwrap(),
+        root_digest: digest.unwrap(),
+        banner,
+    }
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    reqwest::get(url).await.expect("GET over loopback")
+}
+
+#[tokio::test]
+async fn first_start_creates_a_root_that_clients_can_pin_and_a_restart_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("locara-data");
+    let server = start(&data);
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|line| line.contains("created a development key set")),
+        "{:?}",
+        server.banner
+    );
+
+    let response = get(&format!("{}/healthz", server.url)).await;
+    assert_eq!(response.status(), 200);
+
+    let response = get(&format!("{}/root.json", server.url)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(Digest::of_bytes(&bytes), server.root_digest);
+    let root = Root::load_pinned(&bytes, &server.root_digest).expect("the served root verifies");
+    assert_eq!(root.version(), 1);
+
+    let response = get(&format!("{}/root/1.root.json", server.url)).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(response.bytes().await.unwrap(), bytes);
+    assert_eq!(
+        get(&format!("{}/root/2.root.json", server.url))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get(&format!("{}/root/x.json", server.url)).await.status(),
+        404
+    );
+
+    let key_text = get(&format!("{}/log/key", server.url))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let verifier: VerifierKey = key_text.trim_end().parse().expect("a C2SP verifier key");
+    assert_eq!(verifier.to_string(), root.log().verifier_key);
+    assert_eq!(verifier.name(), root.log().origin);
+
+    for role in ["root", "log", "builder", "index", "security", "timestamp"] {
+        let mode = std::fs::metadata(data.join(format!("keys/{role}.key")))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "keys/{role}.key");
+    }
+    drop(server);
+
+    let again = start(&data);
+    assert_eq!(again.root_digest, Digest::of_bytes(&bytes));
+    assert!(
+        !again.banner.iter().any(|line| line.contains("created")),
+        "{:?}",
+        again.banner
+    );
+    let served = get(&format!("{}/root.json", again.url))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(served, bytes);
+}
+
+#[test]
+fn a_key_file_others_can_read_stops_the_start_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("locara-data");
+    drop(start(&data));
+    let key = data.join("keys/index.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_locara-registry"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("index.key"), "{stderr}");
+}
+
+#[test]
+fn a_bad_setting_in_the_environment_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_locara-registry"))
+        .args(["serve", "--data"])
+        .arg(dir.path())
+        .env("LOCARA_REGISTRY_LISTEN", "localhost")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("LOCARA_REGISTRY_LISTEN"), "{stderr}");
+}
