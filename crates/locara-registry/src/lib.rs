@@ -6,4 +6,5 @@
 
 pub mod config;
 pub mod http;
+pub mod offline;
 pub mod trust;

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use locara_core::keys::{PublicKey, SigningKey};
 use locara_core::time::Timestamp;
 use locara_registry::config::{Config, Overrides};
 use locara_registry::http::{AppState, router};
+use locara_registry::offline;
 use locara_registry::trust::Trust;
 
 /// The Locara registry.
@@ -34,6 +36,76 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Make a production root of trust offline (see docs/registry.md, "A production root").
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate one ed25519 key into a new file (mode 0600); prints its public key.
+    Generate {
+        /// The key file to create (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Create the server's online role keys in DATA/keys and write their public half to a JSON file.
+    Online {
+        /// The server's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The transparency log's origin line, e.g. registry.example.com/log.
+        #[arg(long)]
+        log_origin: String,
+        /// Where to write the public keys, for the offline signers.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a root.json naming the root keys (k of n) and the online keys, signed by the given keys.
+    Root {
+        /// The root's version: 1 for a new registry, previous + 1 for a rotation.
+        #[arg(long, default_value_t = 1)]
+        version: u64,
+        /// A root key's public key (`ed25519:<base64>`); repeat for each of the n keys.
+        #[arg(long = "root-public", required = true)]
+        root_public: Vec<PublicKey>,
+        /// How many root keys must sign (k).
+        #[arg(long)]
+        threshold: u32,
+        /// The online keys file `keys online` wrote.
+        #[arg(long)]
+        online: PathBuf,
+        /// Days until the root expires.
+        #[arg(long, default_value_t = 365)]
+        expires_days: u32,
+        /// A root key file to sign with now; repeat, or add signatures later with `keys sign`.
+        #[arg(long = "sign")]
+        sign: Vec<PathBuf>,
+        /// The root file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add one key's signature to a root file, in place.
+    Sign {
+        /// The root file.
+        #[arg(long)]
+        root: PathBuf,
+        /// The root key file to sign with.
+        #[arg(long)]
+        key: PathBuf,
+        /// For a rotation: the root it replaces (whose keys must sign too).
+        #[arg(long)]
+        previous: Option<PathBuf>,
+    },
+    /// Check that a root file is complete and unexpired (and, with --previous, a valid rotation).
+    Verify {
+        /// The root file.
+        #[arg(long)]
+        root: PathBuf,
+        /// For a rotation: the root it replaces.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,14 +123,31 @@ fn main() -> std::process::ExitCode {
             listen,
             config,
         } => serve(config, Overrides { listen, data }),
+        Command::Keys(command) => keys(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("locara-registry: error: {error:#}");
+            eprintln!("locara-registry: error: {}", report(&error));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, leaving out a cause whose text the message before it already holds (our
+/// error types print their source inline).
+fn report(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+    }
+    text
 }
 
 fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
@@ -104,6 +193,87 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
             .await
             .context("the server stopped")
     })
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Generate { out } => {
+            let key = offline::generate(&out)?;
+            println!("wrote {} (mode 0600)", out.display());
+            println!("key id:     {}", key.key_id());
+            println!("public key: {}", key.public_key());
+        }
+        KeysCommand::Online {
+            data,
+            log_origin,
+            out,
+        } => {
+            let online = offline::online(&data, &log_origin, &out)?;
+            println!(
+                "online keys in {}; public keys written to {}",
+                data.join("keys").display(),
+                out.display()
+            );
+            for (role, key) in &online.keys {
+                println!("{:<10} {key}", role.as_str());
+            }
+        }
+        KeysCommand::Root {
+            version,
+            root_public,
+            threshold,
+            online,
+            expires_days,
+            sign,
+            out,
+        } => {
+            let expires = Timestamp::now()
+                .checked_add_seconds(u64::from(expires_days) * 86_400)
+                .context("--expires-days lies past the year 9999")?;
+            let plan = offline::RootPlan {
+                version,
+                expires,
+                root_keys: root_public,
+                threshold,
+                online: offline::read_online(&online)?,
+            };
+            let signers = sign
+                .iter()
+                .map(|path| SigningKey::load(path))
+                .collect::<Result<Vec<_>, _>>()?;
+            offline::write_root(&plan, &signers, &out)?;
+            println!(
+                "wrote {} (version {version}, {threshold} of {} root keys must sign; signed by {})",
+                out.display(),
+                plan.root_keys.len(),
+                signers.len()
+            );
+        }
+        KeysCommand::Sign {
+            root,
+            key,
+            previous,
+        } => {
+            let key = SigningKey::load(&key)?;
+            offline::sign(&root, &key, previous.as_deref())?;
+            println!(
+                "added a signature by {} to {}",
+                key.key_id(),
+                root.display()
+            );
+        }
+        KeysCommand::Verify { root, previous } => {
+            let verified = offline::verify(&root, previous.as_deref(), Timestamp::now())?;
+            println!(
+                "{} is complete: version {}, expires {}, digest {}",
+                root.display(),
+                verified.version(),
+                verified.expires(),
+                verified.digest()
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -335,7 +335,10 @@ fn create_development_root(
 /// Writes `bytes` to `path` through a synced temp file renamed into place, then syncs the directory, so a
 /// crash leaves either no file or the whole file.
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrustError> {
-    let directory = path.parent().unwrap_or(Path::new("."));
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
