@@ -4,6 +4,7 @@
 //! `root.json` made on first start. This crate holds the server's configuration, its root of trust on
 //! disk, and its HTTP routes; the formats and checks come from `locara-core`.
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod offline;
