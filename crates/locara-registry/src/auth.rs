@@ -34,6 +34,11 @@ pub const RECOVERY_CODE_COUNT: usize = 10;
 /// The prefix of every API token, so secret scanners can find leaked ones.
 pub const API_TOKEN_PREFIX: &str = "locara_pat_";
 
+/// Failed second-factor or password attempts allowed per account within [`FAILURE_WINDOW_SECONDS`].
+pub const MAX_FAILURES_PER_WINDOW: usize = 5;
+/// The sliding window for [`MAX_FAILURES_PER_WINDOW`], in seconds (15 minutes).
+pub const FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
+
 /// Why a password, code or token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -65,6 +70,17 @@ pub enum AuthError {
         step: u64,
         /// The last step the account used.
         last_used: u64,
+    },
+    /// Too many recent failures: no attempt is checked until `retry_after` seconds have passed.
+    #[error(
+        "too many failed attempts ({failures} in the last {} minutes); try again in {retry_after} s",
+        FAILURE_WINDOW_SECONDS / 60
+    )]
+    RateLimited {
+        /// Failures inside the window.
+        failures: usize,
+        /// Seconds until the oldest of them leaves the window.
+        retry_after: u64,
     },
     /// The TOTP secret is unusable (too short).
     #[error("TOTP secret: {0}")]
@@ -203,6 +219,27 @@ pub fn verify_totp(
     }
 }
 
+/// Whether an account with these failed attempts (Unix times, any order) may try again at `now`. Checked
+/// before the password or code is looked at, so a locked account gives an attacker no signal at all.
+pub fn check_failure_budget(failures: &[u64], now: u64) -> Result<(), AuthError> {
+    let window_start = now.saturating_sub(FAILURE_WINDOW_SECONDS);
+    let mut recent: Vec<u64> = failures
+        .iter()
+        .copied()
+        .filter(|&time| time > window_start && time <= now)
+        .collect();
+    if recent.len() < MAX_FAILURES_PER_WINDOW {
+        return Ok(());
+    }
+    recent.sort_unstable();
+    // The attempt is allowed again once enough failures have left the window.
+    let unlock_at = recent[recent.len() - MAX_FAILURES_PER_WINDOW] + FAILURE_WINDOW_SECONDS;
+    Err(AuthError::RateLimited {
+        failures: recent.len(),
+        retry_after: unlock_at.saturating_sub(now).max(1),
+    })
+}
+
 /// SHA-256 of a high-entropy secret (recovery code or API token), hex, for storage and lookup.
 pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -327,6 +364,31 @@ mod tests {
             verify_totp(&secret, &earlier, now, Some(step)),
             Err(AuthError::ReplayedCode { .. })
         ));
+    }
+
+    #[test]
+    fn the_sixth_failure_in_fifteen_minutes_locks_until_the_first_leaves_the_window() {
+        let now = 1_800_000_000;
+        let failures: Vec<u64> = (0..4).map(|n| now - 600 + n * 60).collect();
+        assert_eq!(check_failure_budget(&failures, now), Ok(()));
+        let mut failures = failures;
+        failures.push(now - 10);
+        let first = now - 600;
+        assert_eq!(
+            check_failure_budget(&failures, now),
+            Err(AuthError::RateLimited {
+                failures: 5,
+                retry_after: first + FAILURE_WINDOW_SECONDS - now
+            })
+        );
+        assert!(check_failure_budget(&failures, first + FAILURE_WINDOW_SECONDS - 1).is_err());
+        assert_eq!(
+            check_failure_budget(&failures, first + FAILURE_WINDOW_SECONDS),
+            Ok(())
+        );
+        // Failures older than the window do not count.
+        let old: Vec<u64> = (0..50).map(|n| now - FAILURE_WINDOW_SECONDS - n).collect();
+        assert_eq!(check_failure_budget(&old, now), Ok(()));
     }
 
     #[test]
