@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dns;
 pub mod http;
 pub mod offline;
 pub mod trust;

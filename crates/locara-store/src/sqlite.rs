@@ -1,0 +1,405 @@
+//! [`SqliteStore`]: the metadata store in one SQLite file (the embedded default).
+//!
+//! The database runs in WAL mode with `synchronous=FULL`, so a committed transaction survives a crash or
+//! power loss; foreign keys are on; writers wait for each other up to [`BUSY_TIMEOUT`]. Log appends and
+//! checkpoint saves start with `BEGIN IMMEDIATE`, taking the write lock before reading the log's size, so
+//! two appenders (in one process or several) can never pick the same index.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use locara_core::log::Hash;
+use locara_core::log::store::stored_hash_count;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+
+use crate::error::StoreError;
+use crate::log_hashes::{PrefetchedHashStore, append_hashes, hashes_read_by_append};
+use crate::metadata::{AppendedEntries, MetadataStore, StoredCheckpoint};
+
+/// How long a writer waits for another writer's lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most connections a store opens to its file.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The schema migrations, embedded from `migrations/sqlite/`.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The metadata store in a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating it if missing, and applies any pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Self { pool, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Converts a count or index to the database's integer type.
+fn to_db(what: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::IntegerTooLarge { what, value })
+}
+
+/// Converts a database integer that must not be negative (the schema's checks keep it so).
+fn from_db(what: &str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt {
+        detail: format!("{what} is negative ({value})"),
+    })
+}
+
+/// The log's size, read on `connection`.
+async fn log_size_on(connection: &mut SqliteConnection) -> Result<u64, StoreError> {
+    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries")
+        .fetch_one(connection)
+        .await
+        .map_err(StoreError::database("reading the log size"))?;
+    from_db("log size", next)
+}
+
+/// The stored hashes at `indexes`, read on `connection`, in the order asked.
+async fn read_hashes_on(
+    connection: &mut SqliteConnection,
+    indexes: &[u64],
+) -> Result<Vec<Hash>, StoreError> {
+    if indexes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = indexes
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT idx, hash FROM log_hashes WHERE idx IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(format!("[{list}]"))
+    .fetch_all(connection)
+    .await
+    .map_err(StoreError::database("reading stored log hashes"))?;
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for (index, hash) in rows {
+        let index = from_db("stored hash index", index)?;
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|hash: Vec<u8>| StoreError::Corrupt {
+                detail: format!("stored hash {index} has {} bytes, not 32", hash.len()),
+            })?;
+        found.insert(index, Hash(hash));
+    }
+    indexes
+        .iter()
+        .map(|&index| {
+            found
+                .get(&index)
+                .copied()
+                .ok_or(StoreError::StoredHashMissing { index })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn append_log_entries(
+        &self,
+        entries: Vec<Vec<u8>>,
+    ) -> Result<AppendedEntries, StoreError> {
+        let operation = "appending log entries";
+        let mut transaction = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::database(operation))?;
+        let size = log_size_on(&mut transaction).await?;
+        let hash_count: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_hashes")
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(StoreError::database(operation))?;
+        let hash_count = from_db("stored hash count", hash_count)?;
+        if hash_count != stored_hash_count(size) {
+            return Err(StoreError::Corrupt {
+                detail: format!(
+                    "the log holds {size} entries and {hash_count} stored hashes, expected {}",
+                    stored_hash_count(size)
+                ),
+            });
+        }
+        let needed = hashes_read_by_append(size, entries.len() as u64);
+        let existing = read_hashes_on(&mut transaction, &needed).await?;
+        let appended = append_hashes(size, &entries, &PrefetchedHashStore::new(&needed, existing))?;
+        for (index, entry) in (size..).zip(&entries) {
+            sqlx::query("INSERT INTO log_entries (idx, data) VALUES (?1, ?2)")
+                .bind(to_db("log index", index)?)
+                .bind(entry.as_slice())
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::database(operation))?;
+        }
+        for (index, hash) in (hash_count..).zip(&appended.new_hashes) {
+            sqlx::query("INSERT INTO log_hashes (idx, hash) VALUES (?1, ?2)")
+                .bind(to_db("stored hash index", index)?)
+                .bind(hash.as_bytes().as_slice())
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::database(operation))?;
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(StoreError::database(operation))?;
+        Ok(AppendedEntries {
+            first_index: size,
+            new_size: size + entries.len() as u64,
+            new_root: appended.root,
+        })
+    }
+
+    async fn log_size(&self) -> Result<u64, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::database("reading the log size"))?;
+        log_size_on(&mut connection).await
+    }
+
+    async fn log_entries(&self, range: Range<u64>) -> Result<Vec<Vec<u8>>, StoreError> {
+        let operation = "reading log entries";
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::database(operation))?;
+        let log_size = log_size_on(&mut connection).await?;
+        if range.start > range.end || range.end > log_size {
+            return Err(StoreError::LogRangeOutOfBounds {
+                start: range.start,
+                end: range.end,
+                log_size,
+            });
+        }
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT idx, data FROM log_entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        )
+        .bind(to_db("log index", range.start)?)
+        .bind(to_db("log index", range.end)?)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(StoreError::database(operation))?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for (expected, (index, data)) in range.clone().zip(rows) {
+            if from_db("log index", index)? != expected {
+                return Err(StoreError::Corrupt {
+                    detail: format!("log entry {expected} is missing (next is {index})"),
+                });
+            }
+            entries.push(data);
+        }
+        if entries.len() as u64 != range.end - range.start {
+            return Err(StoreError::Corrupt {
+                detail: format!(
+                    "log entries {}..{} returned {} rows",
+                    range.start,
+                    range.end,
+                    entries.len()
+                ),
+            });
+        }
+        Ok(entries)
+    }
+
+    async fn read_stored_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::database("reading stored log hashes"))?;
+        read_hashes_on(&mut connection, indexes).await
+    }
+
+    async fn save_checkpoint(&self, size: u64, text: &str) -> Result<(), StoreError> {
+        let operation = "saving a checkpoint";
+        let mut transaction = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::database(operation))?;
+        let log_size = log_size_on(&mut transaction).await?;
+        if size > log_size {
+            return Err(StoreError::TreeSizeBeyondLog { size, log_size });
+        }
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(size) FROM log_checkpoints")
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(StoreError::database(operation))?;
+        if let Some(latest) = latest {
+            let latest = from_db("checkpoint size", latest)?;
+            if size < latest {
+                return Err(StoreError::CheckpointWentBackwards {
+                    latest,
+                    given: size,
+                });
+            }
+        }
+        sqlx::query("INSERT INTO log_checkpoints (size, text) VALUES (?1, ?2)")
+            .bind(to_db("checkpoint size", size)?)
+            .bind(text)
+            .execute(&mut *transaction)
+            .await
+            .map_err(StoreError::database(operation))?;
+        transaction
+            .commit()
+            .await
+            .map_err(StoreError::database(operation))
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT size, text FROM log_checkpoints ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::database("reading the latest checkpoint"))?;
+        row.map(|(size, text)| {
+            Ok(StoredCheckpoint {
+                size: from_db("checkpoint size", size)?,
+                text,
+            })
+        })
+        .transpose()
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::database("reading a setting"))
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database("writing a setting"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fresh() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("registry.db"))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn connections_use_wal_full_sync_and_foreign_keys() {
+        let (_dir, store) = fresh().await;
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!((journal.as_str(), synchronous, foreign_keys), ("wal", 2, 1));
+    }
+
+    #[tokio::test]
+    async fn the_database_refuses_to_change_or_remove_log_rows() {
+        let (_dir, store) = fresh().await;
+        store
+            .append_log_entries(vec![b"a".to_vec(), b"b".to_vec()])
+            .await
+            .unwrap();
+        store.save_checkpoint(2, "at 2\n").await.unwrap();
+        for statement in [
+            "UPDATE log_entries SET data = x'00' WHERE idx = 0",
+            "DELETE FROM log_entries WHERE idx = 1",
+            "UPDATE log_hashes SET hash = zeroblob(32) WHERE idx = 0",
+            "DELETE FROM log_hashes",
+            "INSERT INTO log_checkpoints (size, text) VALUES (1, 'behind')",
+        ] {
+            let error = sqlx::query(statement)
+                .execute(&store.pool)
+                .await
+                .expect_err(statement);
+            assert!(
+                error.to_string().contains("append-only") || error.to_string().contains("never"),
+                "{statement}: {error}"
+            );
+        }
+        assert_eq!(store.log_size().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn reopening_applies_no_migration_twice() {
+        let (dir, store) = fresh().await;
+        store.close().await;
+        let reopened = SqliteStore::open(dir.path().join("registry.db"))
+            .await
+            .unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&reopened.pool)
+            .await
+            .unwrap();
+        assert_eq!(applied, MIGRATOR.iter().count() as i64);
+    }
+}
