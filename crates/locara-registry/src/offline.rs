@@ -20,7 +20,7 @@ use locara_core::root::{
 };
 use locara_core::time::Timestamp;
 
-use crate::trust::{ONLINE_ROLES, TrustError, write_file_atomically};
+use crate::trust::{ONLINE_ROLES, TrustError, restrict_to_owner, write_file_atomically};
 
 /// The public half of a server's online keys, as `keys online` writes it for the offline signers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +103,7 @@ pub fn online(data: &Path, log_origin: &str, out: &Path) -> Result<OnlineKeys, O
         path: keys_dir.clone(),
         source,
     })?;
+    restrict_to_owner(&keys_dir)?;
     let mut keys = BTreeMap::new();
     for role in ONLINE_ROLES {
         let path = keys_dir.join(format!("{role}.key"));

@@ -136,6 +136,7 @@ impl Trust {
         create_dir(data)?;
         create_dir(&root_dir)?;
         create_dir(&keys_dir)?;
+        restrict_to_owner(&keys_dir)?;
         let versions = root_versions(&root_dir)?;
         let created = versions.is_empty();
         if created {
@@ -255,6 +256,18 @@ fn create_dir(path: &Path) -> Result<(), TrustError> {
     fs::create_dir_all(path).map_err(|source| TrustError::Io {
         path: path.to_owned(),
         source,
+    })
+}
+
+/// Makes `directory` accessible to its owner only (0700): the key files are 0600 already, this also hides
+/// which keys exist.
+pub(crate) fn restrict_to_owner(directory: &Path) -> Result<(), TrustError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(directory, fs::Permissions::from_mode(0o700)).map_err(|source| {
+        TrustError::Io {
+            path: directory.to_owned(),
+            source,
+        }
     })
 }
 

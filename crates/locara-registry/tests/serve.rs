@@ -126,6 +126,11 @@ async fn first_start_creates_a_root_that_clients_can_pin_and_a_restart_keeps_it(
             .mode();
         assert_eq!(mode & 0o777, 0o600, "keys/{role}.key");
     }
+    let keys_mode = std::fs::metadata(data.join("keys"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(keys_mode & 0o777, 0o700, "keys/");
     drop(server);
 
     let again = start(&data);
