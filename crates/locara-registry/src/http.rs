@@ -1,7 +1,8 @@
 //! The HTTP surface: the signed, static read path clients verify, and health.
 //!
 //! Everything here is a file a CDN could serve: `root.json` (latest) and `root/<version>.root.json`
-//! (immutable), and the log's verifier key at `/log/key` so any C2SP tlog client can check the log.
+//! (immutable), the log's verifier key at `/log/key` so any C2SP tlog client can check the log, and the
+//! latest signed checkpoint at `/log/checkpoint`.
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use locara_store::{BlobStore, MetadataStore};
+
 use crate::trust::Trust;
 
 /// What the handlers share.
@@ -18,6 +21,10 @@ use crate::trust::Trust;
 pub struct AppState {
     /// The root of trust and the online keys.
     pub trust: Trust,
+    /// Accounts, publishers and the transparency log.
+    pub metadata: Arc<dyn MetadataStore>,
+    /// Artifacts and derived files.
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 const JSON: &str = "application/json";
@@ -34,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/root.json", get(latest_root))
         .route("/root/{file}", get(root_version))
         .route("/log/key", get(log_key))
+        .route("/log/checkpoint", get(log_checkpoint))
         .fallback(not_found)
         .with_state(state)
 }
@@ -81,6 +89,29 @@ async fn log_key(State(state): State<Arc<AppState>>) -> Response {
         key,
     )
         .into_response()
+}
+
+async fn log_checkpoint(State(state): State<Arc<AppState>>) -> Response {
+    match state.metadata.latest_checkpoint().await {
+        Ok(Some(checkpoint)) => (
+            [
+                (header::CONTENT_TYPE, TEXT),
+                (header::CACHE_CONTROL, REVALIDATE),
+            ],
+            checkpoint.text,
+        )
+            .into_response(),
+        Ok(None) => not_found().await,
+        Err(error) => {
+            tracing::error!(%error, "reading the latest checkpoint");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, TEXT)],
+                "the log is unavailable\n",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn not_found() -> Response {

@@ -8,5 +8,6 @@ pub mod auth;
 pub mod config;
 pub mod dns;
 pub mod http;
+pub mod log;
 pub mod offline;
 pub mod trust;

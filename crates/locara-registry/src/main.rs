@@ -13,6 +13,7 @@ use locara_registry::config::{Config, Overrides};
 use locara_registry::http::{AppState, router};
 use locara_registry::offline;
 use locara_registry::trust::Trust;
+use locara_store::{FsBlobStore, SqliteStore};
 
 /// The Locara registry.
 #[derive(Debug, Parser)]
@@ -170,6 +171,19 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
             Timestamp::now(),
         )
         .with_context(|| format!("cannot set up the root of trust in {}", config.data.display()))?;
+        let metadata = SqliteStore::open(config.data.join("registry.sqlite3"))
+            .await
+            .with_context(|| format!("cannot open the database in {}", config.data.display()))?;
+        let blobs = FsBlobStore::open(config.data.join("blobs"))
+            .await
+            .with_context(|| format!("cannot open the blob store in {}", config.data.display()))?;
+        locara_registry::log::checkpoint_current_size(
+            &metadata,
+            &trust.root().log().origin,
+            trust.log_signer(),
+        )
+        .await
+        .context("cannot sign the log's checkpoint")?;
         let mut banner = String::new();
         if trust.created() {
             banner.push_str(&format!(
@@ -188,7 +202,11 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
         let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
         drop(stdout);
         tracing::info!(%bound, data = %config.data.display(), root_version = trust.root().version(), "serving");
-        let app = router(Arc::new(AppState { trust }));
+        let app = router(Arc::new(AppState {
+            trust,
+            metadata: Arc::new(metadata),
+            blobs: Arc::new(blobs),
+        }));
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await

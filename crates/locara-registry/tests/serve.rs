@@ -119,6 +119,18 @@ async fn first_start_creates_a_root_that_clients_can_pin_and_a_restart_keeps_it(
     assert_eq!(verifier.to_string(), root.log().verifier_key);
     assert_eq!(verifier.name(), root.log().origin);
 
+    let checkpoint = get(&format!("{}/log/checkpoint", server.url))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let verified =
+        locara_core::log::verify_checkpoint(checkpoint.as_bytes(), &root.log().origin, &verifier)
+            .expect("the checkpoint verifies under the log key root.json names");
+    assert_eq!(verified.size, 0);
+    assert_eq!(verified.root, locara_core::log::EMPTY_ROOT);
+    assert!(data.join("registry.sqlite3").is_file());
+
     for role in ["root", "log", "builder", "index", "security", "timestamp"] {
         let mode = std::fs::metadata(data.join(format!("keys/{role}.key")))
             .unwrap()
@@ -146,6 +158,15 @@ async fn first_start_creates_a_root_that_clients_can_pin_and_a_restart_keeps_it(
         .await
         .unwrap();
     assert_eq!(served, bytes);
+    let checkpoint_again = get(&format!("{}/log/checkpoint", again.url))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        checkpoint_again, checkpoint,
+        "an unchanged log is not re-signed"
+    );
 }
 
 #[test]
