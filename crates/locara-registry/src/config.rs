@@ -26,6 +26,10 @@ pub struct Config {
     pub log_origin: Option<String>,
     /// How long the development `root.json` made on first start stays valid, in days.
     pub root_expiry_days: u32,
+    /// How long a signed `timestamp.json` is valid, in hours: clients refuse an older view (DESIGN §5).
+    pub freshness_hours: u32,
+    /// How often `timestamp.json` is re-signed, in seconds; must be well under the freshness limit.
+    pub timestamp_interval_seconds: u64,
 }
 
 impl Default for Config {
@@ -36,6 +40,8 @@ impl Default for Config {
             public_url: None,
             log_origin: None,
             root_expiry_days: 365,
+            freshness_hours: 24,
+            timestamp_interval_seconds: 3600,
         }
     }
 }
@@ -71,7 +77,7 @@ pub enum ConfigError {
     },
     /// An environment variable with the registry's prefix is not a setting.
     #[error(
-        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS"
+        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS"
     )]
     UnknownVariable {
         /// The variable.
@@ -163,6 +169,16 @@ impl Config {
                     .parse()
                     .map_err(|_| invalid("a whole number of days, such as 365"))?
             }
+            "FRESHNESS_HOURS" => {
+                self.freshness_hours = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of hours, such as 24"))?
+            }
+            "TIMESTAMP_INTERVAL_SECONDS" => {
+                self.timestamp_interval_seconds = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of seconds, such as 3600"))?
+            }
             _ => {
                 return Err(ConfigError::UnknownVariable {
                     variable: variable.to_owned(),
@@ -178,6 +194,23 @@ impl Config {
                 setting: "root_expiry_days",
                 value: self.root_expiry_days.to_string(),
                 expected: "between 1 and 3650 days",
+            });
+        }
+        if !(1..=24 * 30).contains(&self.freshness_hours) {
+            return Err(ConfigError::Invalid {
+                setting: "freshness_hours",
+                value: self.freshness_hours.to_string(),
+                expected: "between 1 and 720 hours",
+            });
+        }
+        // At least two re-signings fit in the freshness limit, so one failed run never lets it lapse.
+        if self.timestamp_interval_seconds == 0
+            || self.timestamp_interval_seconds * 2 > u64::from(self.freshness_hours) * 3600
+        {
+            return Err(ConfigError::Invalid {
+                setting: "timestamp_interval_seconds",
+                value: self.timestamp_interval_seconds.to_string(),
+                expected: "at least 1 and at most half of freshness_hours",
             });
         }
         if let Some(url) = &self.public_url
@@ -336,6 +369,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, ConfigError::Invalid { .. }), "{error}");
+        let error = Config::load(
+            None,
+            env(&[
+                ("LOCARA_REGISTRY_FRESHNESS_HOURS", "1"),
+                ("LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS", "3600"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    setting: "timestamp_interval_seconds",
+                    ..
+                }
+            ),
+            "{error}"
+        );
         let error = Config::load(
             None,
             env(&[("LOCARA_REGISTRY_PUBLIC_URL", "ftp://x")]),

@@ -42,6 +42,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/root/{file}", get(root_version))
         .route("/log/key", get(log_key))
         .route("/log/checkpoint", get(log_checkpoint))
+        .route("/timestamp.json", get(timestamp))
+        .route("/revocations.json", get(revocations))
         .fallback(not_found)
         .with_state(state)
 }
@@ -108,6 +110,38 @@ async fn log_checkpoint(State(state): State<Arc<AppState>>) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::CONTENT_TYPE, TEXT)],
                 "the log is unavailable\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn timestamp(State(state): State<Arc<AppState>>) -> Response {
+    signed_file(&state, crate::freshness::TIMESTAMP_FILE).await
+}
+
+async fn revocations(State(state): State<Arc<AppState>>) -> Response {
+    signed_file(&state, crate::freshness::REVOCATIONS_FILE).await
+}
+
+/// A signed document the registry keeps current; always revalidated.
+async fn signed_file(state: &AppState, file: &str) -> Response {
+    match crate::freshness::served(state.blobs.as_ref(), file).await {
+        Ok(Some(bytes)) => (
+            [
+                (header::CONTENT_TYPE, JSON),
+                (header::CACHE_CONTROL, REVALIDATE),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => not_found().await,
+        Err(error) => {
+            tracing::error!(%error, file, "reading a signed document");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, TEXT)],
+                "temporarily unavailable\n",
             )
                 .into_response()
         }

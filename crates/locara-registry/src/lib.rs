@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod dns;
+pub mod freshness;
 pub mod http;
 pub mod log;
 pub mod offline;

@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -184,6 +185,16 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
         )
         .await
         .context("cannot sign the log's checkpoint")?;
+        let freshness = Duration::from_secs(u64::from(config.freshness_hours) * 3600);
+        locara_registry::freshness::sign_timestamp(
+            &trust,
+            &metadata,
+            &blobs,
+            freshness,
+            Timestamp::now(),
+        )
+        .await
+        .context("cannot sign timestamp.json")?;
         let mut banner = String::new();
         if trust.created() {
             banner.push_str(&format!(
@@ -202,11 +213,17 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
         let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
         drop(stdout);
         tracing::info!(%bound, data = %config.data.display(), root_version = trust.root().version(), "serving");
-        let app = router(Arc::new(AppState {
+        let state = Arc::new(AppState {
             trust,
             metadata: Arc::new(metadata),
             blobs: Arc::new(blobs),
-        }));
+        });
+        tokio::spawn(resign_periodically(
+            state.clone(),
+            Duration::from_secs(config.timestamp_interval_seconds),
+            freshness,
+        ));
+        let app = router(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -293,6 +310,42 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Re-signs the checkpoint (if the log grew) and `timestamp.json` every `interval`, so clients' views stay
+/// fresh while the server runs; a failed round is logged and retried at the next tick.
+async fn resign_periodically(state: Arc<AppState>, interval: Duration, freshness: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await; // the first tick is immediate; start-up has just signed
+    loop {
+        ticker.tick().await;
+        let result = async {
+            locara_registry::log::checkpoint_current_size(
+                state.metadata.as_ref(),
+                &state.trust.root().log().origin,
+                state.trust.log_signer(),
+            )
+            .await
+            .map_err(|error| error.to_string())?;
+            locara_registry::freshness::sign_timestamp(
+                &state.trust,
+                state.metadata.as_ref(),
+                state.blobs.as_ref(),
+                freshness,
+                Timestamp::now(),
+            )
+            .await
+            .map_err(|error| error.to_string())
+        }
+        .await;
+        match result {
+            Ok(version) => tracing::info!(version, "re-signed timestamp.json"),
+            Err(error) => {
+                tracing::error!(%error, "re-signing timestamp.json failed; retrying next interval")
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,10 +1,10 @@
 //! `locara-registry keys`: a k-of-n root made offline, installed on a server, then rotated — with the real
 //! binary, as an operator runs it.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use locara_core::digest::Digest;
 
@@ -41,42 +41,12 @@ fn generate(path: &Path) -> String {
         .to_owned()
 }
 
-/// Starts the server on `data` and returns the digest it prints and the latest root it serves.
+/// Starts the server on `data` and returns the digest it prints, the latest root it serves and its banner.
 fn served_root(data: &Path) -> (Digest, Vec<u8>, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_locara-registry"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut url, mut digest, mut banner) = (None, None, Vec::new());
-    while url.is_none() || digest.is_none() {
-        assert!(Instant::now() < deadline, "no banner: {banner:?}");
-        let line = lines.next().expect("a banner").unwrap();
-        if let Some(rest) = line.strip_prefix("Locara registry listening on ") {
-            url = Some(rest.to_owned());
-        }
-        if let Some(rest) = line.strip_prefix("root.json: ") {
-            digest = Some(rest.parse::<Digest>().unwrap());
-        }
-        banner.push(line);
-    }
+    let server = common::start(data);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let latest = runtime.block_on(async {
-        reqwest::get(format!("{}/root.json", url.unwrap()))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec()
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    (digest.unwrap(), latest, banner)
+    let (_, latest) = runtime.block_on(common::fetch(&format!("{}/root.json", server.url)));
+    (server.root_digest, latest, server.banner.clone())
 }
 
 #[test]

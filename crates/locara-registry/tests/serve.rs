@@ -1,65 +1,15 @@
 //! `locara-registry serve` as a user runs it: the real binary, a fresh data directory, real HTTP on loopback.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use common::start;
 
 use locara_core::digest::Digest;
 use locara_core::log::VerifierKey;
 use locara_core::root::Root;
-
-/// A running server and what it printed on start.
-struct Server {
-    child: Child,
-    url: String,
-    root_digest: Digest,
-    banner: Vec<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_locara-registry"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env_remove("LOCARA_REGISTRY_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start locara-registry");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut url, mut digest, mut banner) = (None, None, Vec::new());
-    while url.is_none() || digest.is_none() {
-        assert!(Instant::now() < deadline, "no start banner; got {banner:?}");
-        let line = lines
-            .next()
-            .expect("the server printed its banner")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("Locara registry listening on ") {
-            url = Some(rest.to_owned());
-        }
-        if let Some(rest) = line.strip_prefix("root.json: ") {
-            digest = Some(rest.parse::<Digest>().expect("a sha256 digest"));
-        }
-        banner.push(line);
-    }
-    // Keep reading so the server never writes into a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Server {
-        child,
-        url: url.unwrap(),
-        root_digest: digest.unwrap(),
-        banner,
-    }
-}
 
 async fn get(url: &str) -> reqwest::Response {
     reqwest::get(url).await.expect("GET over loopback")
