@@ -1,27 +1,19 @@
 //! Revocation lists: signed by the security role, fresh, never rolled back, and queried by release.
 
+mod common;
+
+use common::{at, key, now};
+
 use locara_core::digest::Digest;
 use locara_core::keys::SigningKey;
 use locara_core::names::AppName;
 use locara_core::revocation::{
     REVOCATIONS_TYPE, Revocation, RevocationError, RevocationList, verify_revocation_list,
 };
-use locara_core::root::{LogEntry, MetadataError, Role, Root, RootMetadata, SignedMetadata};
+use locara_core::root::{MetadataError, Role, Root, RootMetadata, SignedMetadata};
 use locara_core::time::Timestamp;
 use locara_core::version::Version;
 use serde_json::{Value, json};
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_seed(&[seed; 32])
-}
-
-fn at(text: &str) -> Timestamp {
-    text.parse().unwrap()
-}
-
-fn now() -> Timestamp {
-    at("2026-11-24T12:00:00Z")
-}
 
 fn tomorrow() -> Timestamp {
     at("2026-11-25T12:00:00Z")
@@ -45,16 +37,7 @@ fn root(security_threshold: u32) -> Root {
             ),
             (Role::Timestamp, one(60), 1),
         ],
-        LogEntry {
-            origin: "registry.locara.example/log".to_owned(),
-            verifier_key: locara_core::log::SignerKey::from_seed(
-                "registry.locara.example/log",
-                &[9; 32],
-            )
-            .unwrap()
-            .verifier()
-            .to_string(),
-        },
+        common::log_entry(),
     );
     Root::load_trusted(&metadata.sign(&[&key(1)]).unwrap()).unwrap()
 }

@@ -1,5 +1,9 @@
 //! root.json: structure rules, pinning, self-signature, rotation (each refusal its own error) and chains.
 
+mod common;
+
+use common::{at, key, now};
+
 use locara_core::canonical_json::CanonicalJsonError;
 use locara_core::digest::Digest;
 use locara_core::keys::SigningKey;
@@ -10,33 +14,12 @@ use locara_core::root::{
 use locara_core::time::Timestamp;
 use serde_json::{Value, json};
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_seed(&[seed; 32])
-}
-
-fn at(text: &str) -> Timestamp {
-    text.parse().unwrap()
-}
-
-fn now() -> Timestamp {
-    at("2026-11-24T12:00:00Z")
-}
-
 fn next_year() -> Timestamp {
     at("2027-11-24T12:00:00Z")
 }
 
 fn log() -> LogEntry {
-    LogEntry {
-        origin: "registry.locara.example/log".to_owned(),
-        verifier_key: locara_core::log::SignerKey::from_seed(
-            "registry.locara.example/log",
-            &[9; 32],
-        )
-        .unwrap()
-        .verifier()
-        .to_string(),
-    }
+    common::log_entry()
 }
 
 /// A root whose root role is `root_keys` with `threshold`; the other roles have one fixed key each.

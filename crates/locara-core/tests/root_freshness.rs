@@ -1,25 +1,16 @@
 //! timestamp.json: signed by the timestamp role, short-lived, and never rolling back what it names.
 
+mod common;
+
+use common::{at, key, now};
+
 use locara_core::digest::Digest;
 use locara_core::keys::SigningKey;
 use locara_core::root::{
-    CheckpointReference, Freshness, FreshnessError, LogEntry, MetadataError, RevocationsReference,
-    Role, Root, RootMetadata, TIMESTAMP_TYPE, verify_freshness,
+    CheckpointReference, Freshness, FreshnessError, MetadataError, RevocationsReference, Role,
+    Root, RootMetadata, TIMESTAMP_TYPE, verify_freshness,
 };
-use locara_core::time::Timestamp;
 use serde_json::Value;
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_seed(&[seed; 32])
-}
-
-fn at(text: &str) -> Timestamp {
-    text.parse().unwrap()
-}
-
-fn now() -> Timestamp {
-    at("2026-11-24T12:00:00Z")
-}
 
 fn root() -> Root {
     let one = |seed: u8| vec![key(seed).public_key().clone()];
@@ -34,16 +25,7 @@ fn root() -> Root {
             (Role::Security, one(50), 1),
             (Role::Timestamp, one(60), 1),
         ],
-        LogEntry {
-            origin: "registry.locara.example/log".to_owned(),
-            verifier_key: locara_core::log::SignerKey::from_seed(
-                "registry.locara.example/log",
-                &[9; 32],
-            )
-            .unwrap()
-            .verifier()
-            .to_string(),
-        },
+        common::log_entry(),
     );
     Root::load_trusted(&metadata.sign(&[&key(1)]).unwrap()).unwrap()
 }
