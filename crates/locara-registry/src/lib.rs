@@ -11,4 +11,5 @@ pub mod freshness;
 pub mod http;
 pub mod log;
 pub mod offline;
+pub mod oidc;
 pub mod trust;

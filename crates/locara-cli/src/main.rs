@@ -1,0 +1,3 @@
+//! `locara`, the Locara client.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Checking OIDC identity tokens against an issuer's discovery document and JWKS.
