@@ -11,6 +11,7 @@ pub mod canonical_json;
 pub mod capabilities;
 pub mod digest;
 pub mod dsse;
+pub mod events;
 pub mod keys;
 pub mod log;
 pub mod manifest;

@@ -158,6 +158,12 @@ pub enum StoreError {
         /// The number.
         value: u64,
     },
+    /// A write would break a uniqueness or ownership rule (a taken name, a reused key id, the last owner).
+    #[error("{what}")]
+    Conflict {
+        /// What is taken or refused, in words for the user.
+        what: String,
+    },
     /// The stored data breaks an invariant of the store: someone edited the database or files by hand.
     #[error("the store is inconsistent: {detail}; restore it from a backup")]
     Corrupt {

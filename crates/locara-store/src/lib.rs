@@ -11,7 +11,9 @@ mod error;
 pub mod filesystem;
 mod log_hashes;
 pub mod metadata;
+pub mod records;
 pub mod sqlite;
+mod sqlite_records;
 
 pub use blob::{BlobReader, BlobStore, NamedPath, StoredBlob};
 pub use error::StoreError;

@@ -1,5 +1,8 @@
-//! The metadata store: the transparency log (entries and stored hashes), signed checkpoints and small
-//! registry settings. Accounts, publishers and apps join it later as further methods.
+//! The metadata store: the transparency log (entries and stored hashes), signed checkpoints, small
+//! registry settings, and the registry's records (accounts, tokens, publishers, keys, apps).
+//!
+//! Every method that changes security state takes the transparency-log entry that records it and writes
+//! both in one transaction, returning the entry's log index: the log and the records never disagree.
 //!
 //! Invariants every implementation keeps:
 //! - log entries have consecutive indexes from 0, and are never changed or removed;
@@ -15,6 +18,10 @@ use locara_core::log::{Hash, Tile, TileKind, consistency_proof, inclusion_proof,
 
 use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, prefetched_run_error, recorded_reads};
+use crate::records::{
+    Account, AccountId, App, Member, MemberRole, NewAccount, NewApp, NewToken, OidcTrust,
+    Publisher, PublisherId, PublisherKey, TokenRecord,
+};
 
 /// What appending a batch of log entries did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +79,187 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
 
     /// Sets a registry setting, replacing any earlier value.
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Creates an account and its personal publisher (same name, `publisher_canonical`, the account its
+    /// owner), appending `entry`. A taken username or canonical publisher name is a
+    /// [`StoreError::Conflict`].
+    async fn create_account(
+        &self,
+        account: NewAccount,
+        publisher_canonical: &str,
+        entry: Vec<u8>,
+    ) -> Result<(Account, u64), StoreError>;
+
+    /// The account named `username`.
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError>;
+
+    /// The account with id `id`.
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
+
+    /// Stores a pending TOTP secret for an account without enabled TOTP; false if TOTP is enabled.
+    async fn set_pending_totp(&self, account: AccountId, secret: &[u8])
+    -> Result<bool, StoreError>;
+
+    /// Enables the pending TOTP secret, recording `step` as used and replacing the recovery codes with
+    /// `recovery_hashes`; false if there was no pending secret.
+    async fn enable_totp(
+        &self,
+        account: AccountId,
+        step: u64,
+        recovery_hashes: &[String],
+    ) -> Result<bool, StoreError>;
+
+    /// Records TOTP `step` as used if it is later than the last used one; false if it is not (a replay).
+    async fn consume_totp_step(&self, account: AccountId, step: u64) -> Result<bool, StoreError>;
+
+    /// Marks an unused recovery code as used; false if there is no such unused code.
+    async fn consume_recovery_code(
+        &self,
+        account: AccountId,
+        code_hash: &str,
+        at: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a failed password or second-factor attempt.
+    async fn record_auth_failure(&self, account: AccountId, at: u64) -> Result<(), StoreError>;
+
+    /// The times of failed attempts at or after `since`.
+    async fn auth_failures_since(
+        &self,
+        account: AccountId,
+        since: u64,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// Stores a new API token.
+    async fn create_token(&self, token: NewToken) -> Result<TokenRecord, StoreError>;
+
+    /// The token whose secret hashes to `token_hash`, revoked or expired ones included.
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Notes that a token was used at `at`.
+    async fn touch_token(&self, id: i64, at: u64) -> Result<(), StoreError>;
+
+    /// Every token of `account`, newest first.
+    async fn tokens_of(&self, account: AccountId) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes token `id` of `account`; false if there is no such unrevoked token.
+    async fn revoke_token(&self, account: AccountId, id: i64, at: u64) -> Result<bool, StoreError>;
+
+    /// Creates an organisation with `owner` as its first owner, appending `entry`.
+    async fn create_organisation(
+        &self,
+        name: &str,
+        canonical: &str,
+        owner: AccountId,
+        created_at: u64,
+        entry: Vec<u8>,
+    ) -> Result<(Publisher, u64), StoreError>;
+
+    /// The publisher named `name`.
+    async fn publisher_by_name(&self, name: &str) -> Result<Option<Publisher>, StoreError>;
+
+    /// Every publisher name, for collision checks.
+    async fn publisher_names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The publishers `account` belongs to, with its role in each.
+    async fn publishers_of(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<(Publisher, MemberRole)>, StoreError>;
+
+    /// A publisher's members.
+    async fn members(&self, publisher: PublisherId) -> Result<Vec<Member>, StoreError>;
+
+    /// Adds `account` to `publisher` with `role` (or changes its role), appending `entry`.
+    async fn put_member(
+        &self,
+        publisher: PublisherId,
+        account: AccountId,
+        role: MemberRole,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError>;
+
+    /// Removes `account` from `publisher`, appending `entry`. Removing or demoting the last owner is a
+    /// [`StoreError::Conflict`], checked inside the transaction.
+    async fn remove_member(
+        &self,
+        publisher: PublisherId,
+        account: AccountId,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError>;
+
+    /// Stores (or replaces) the DNS challenge token for `publisher` and `domain`.
+    async fn put_dns_challenge(
+        &self,
+        publisher: PublisherId,
+        domain: &str,
+        token: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The DNS challenge token for `publisher` and `domain`, with its expiry.
+    async fn dns_challenge(
+        &self,
+        publisher: PublisherId,
+        domain: &str,
+    ) -> Result<Option<(String, u64)>, StoreError>;
+
+    /// Marks `publisher` verified by `method` for `subject`, appending `entry`.
+    async fn mark_verified(
+        &self,
+        publisher: PublisherId,
+        method: &str,
+        subject: &str,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError>;
+
+    /// Adds an OIDC trust (its `id` is ignored), appending `entry`.
+    async fn add_oidc_trust(
+        &self,
+        trust: OidcTrust,
+        entry: Vec<u8>,
+    ) -> Result<(OidcTrust, u64), StoreError>;
+
+    /// A publisher's OIDC trusts.
+    async fn oidc_trusts(&self, publisher: PublisherId) -> Result<Vec<OidcTrust>, StoreError>;
+
+    /// Registers a release key, appending `entry`. A key id registered before (by anyone, revoked or not)
+    /// is a [`StoreError::Conflict`].
+    async fn register_key(
+        &self,
+        publisher: PublisherId,
+        key_id: &str,
+        public_key: &str,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError>;
+
+    /// A publisher's release keys, revoked ones included.
+    async fn publisher_keys(&self, publisher: PublisherId)
+    -> Result<Vec<PublisherKey>, StoreError>;
+
+    /// Revokes a publisher's unrevoked key, appending `entry`; `None` (and no entry) if there is none.
+    async fn revoke_key(
+        &self,
+        publisher: PublisherId,
+        key_id: &str,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Registers an app, appending `entry`. A taken name or canonical form is a [`StoreError::Conflict`].
+    async fn register_app(&self, app: NewApp, entry: Vec<u8>) -> Result<App, StoreError>;
+
+    /// The app named `publisher/app`.
+    async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError>;
+
+    /// Every app name, for collision checks.
+    async fn app_names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// A publisher's apps.
+    async fn apps_of(&self, publisher: PublisherId) -> Result<Vec<App>, StoreError>;
 
     /// The root of the tree of the first `size` entries.
     async fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {

@@ -20,6 +20,11 @@ use sqlx::sqlite::{
 use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, append_hashes, hashes_read_by_append};
 use crate::metadata::{AppendedEntries, MetadataStore, StoredCheckpoint};
+use crate::records::{
+    Account, AccountId, App, Member, MemberRole, NewAccount, NewApp, NewToken, OidcTrust,
+    Publisher, PublisherId, PublisherKey, TokenRecord,
+};
+use crate::sqlite_records as records;
 
 /// How long a writer waits for another writer's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,12 +83,12 @@ impl SqliteStore {
 }
 
 /// Converts a count or index to the database's integer type.
-fn to_db(what: &'static str, value: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_db(what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::IntegerTooLarge { what, value })
 }
 
 /// Converts a database integer that must not be negative (the schema's checks keep it so).
-fn from_db(what: &str, value: i64) -> Result<u64, StoreError> {
+pub(crate) fn from_db(what: &str, value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt {
         detail: format!("{what} is negative ({value})"),
     })
@@ -139,6 +144,53 @@ async fn read_hashes_on(
         .collect()
 }
 
+/// Appends `entries` and their stored hashes on `connection`, which must be inside a transaction started
+/// with `BEGIN IMMEDIATE` (so the size read here cannot change before the inserts).
+pub(crate) async fn append_on(
+    connection: &mut SqliteConnection,
+    entries: &[Vec<u8>],
+) -> Result<AppendedEntries, StoreError> {
+    let operation = "appending log entries";
+    let size = log_size_on(connection).await?;
+    let hash_count: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_hashes")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(StoreError::database(operation))?;
+    let hash_count = from_db("stored hash count", hash_count)?;
+    if hash_count != stored_hash_count(size) {
+        return Err(StoreError::Corrupt {
+            detail: format!(
+                "the log holds {size} entries and {hash_count} stored hashes, expected {}",
+                stored_hash_count(size)
+            ),
+        });
+    }
+    let needed = hashes_read_by_append(size, entries.len() as u64);
+    let existing = read_hashes_on(connection, &needed).await?;
+    let appended = append_hashes(size, entries, &PrefetchedHashStore::new(&needed, existing))?;
+    for (index, entry) in (size..).zip(entries) {
+        sqlx::query("INSERT INTO log_entries (idx, data) VALUES (?1, ?2)")
+            .bind(to_db("log index", index)?)
+            .bind(entry.as_slice())
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::database(operation))?;
+    }
+    for (index, hash) in (hash_count..).zip(&appended.new_hashes) {
+        sqlx::query("INSERT INTO log_hashes (idx, hash) VALUES (?1, ?2)")
+            .bind(to_db("stored hash index", index)?)
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::database(operation))?;
+    }
+    Ok(AppendedEntries {
+        first_index: size,
+        new_size: size + entries.len() as u64,
+        new_root: appended.root,
+    })
+}
+
 #[async_trait]
 impl MetadataStore for SqliteStore {
     async fn append_log_entries(
@@ -151,49 +203,12 @@ impl MetadataStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::database(operation))?;
-        let size = log_size_on(&mut transaction).await?;
-        let hash_count: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_hashes")
-                .fetch_one(&mut *transaction)
-                .await
-                .map_err(StoreError::database(operation))?;
-        let hash_count = from_db("stored hash count", hash_count)?;
-        if hash_count != stored_hash_count(size) {
-            return Err(StoreError::Corrupt {
-                detail: format!(
-                    "the log holds {size} entries and {hash_count} stored hashes, expected {}",
-                    stored_hash_count(size)
-                ),
-            });
-        }
-        let needed = hashes_read_by_append(size, entries.len() as u64);
-        let existing = read_hashes_on(&mut transaction, &needed).await?;
-        let appended = append_hashes(size, &entries, &PrefetchedHashStore::new(&needed, existing))?;
-        for (index, entry) in (size..).zip(&entries) {
-            sqlx::query("INSERT INTO log_entries (idx, data) VALUES (?1, ?2)")
-                .bind(to_db("log index", index)?)
-                .bind(entry.as_slice())
-                .execute(&mut *transaction)
-                .await
-                .map_err(StoreError::database(operation))?;
-        }
-        for (index, hash) in (hash_count..).zip(&appended.new_hashes) {
-            sqlx::query("INSERT INTO log_hashes (idx, hash) VALUES (?1, ?2)")
-                .bind(to_db("stored hash index", index)?)
-                .bind(hash.as_bytes().as_slice())
-                .execute(&mut *transaction)
-                .await
-                .map_err(StoreError::database(operation))?;
-        }
+        let appended = append_on(&mut transaction, &entries).await?;
         transaction
             .commit()
             .await
             .map_err(StoreError::database(operation))?;
-        Ok(AppendedEntries {
-            first_index: size,
-            new_size: size + entries.len() as u64,
-            new_root: appended.root,
-        })
+        Ok(appended)
     }
 
     async fn log_size(&self) -> Result<u64, StoreError> {
@@ -329,6 +344,220 @@ impl MetadataStore for SqliteStore {
         .await
         .map_err(StoreError::database("writing a setting"))?;
         Ok(())
+    }
+
+    async fn create_account(
+        &self,
+        account: NewAccount,
+        publisher_canonical: &str,
+        entry: Vec<u8>,
+    ) -> Result<(Account, u64), StoreError> {
+        records::create_account(&self.pool, account, publisher_canonical, entry).await
+    }
+
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
+        records::account_where(&self.pool, "username = ?1", username.to_owned()).await
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        records::account_where(&self.pool, "id = ?1", id).await
+    }
+
+    async fn set_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &[u8],
+    ) -> Result<bool, StoreError> {
+        records::set_pending_totp(&self.pool, account, secret).await
+    }
+
+    async fn enable_totp(
+        &self,
+        account: AccountId,
+        step: u64,
+        recovery_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        records::enable_totp(&self.pool, account, step, recovery_hashes).await
+    }
+
+    async fn consume_totp_step(&self, account: AccountId, step: u64) -> Result<bool, StoreError> {
+        records::consume_totp_step(&self.pool, account, step).await
+    }
+
+    async fn consume_recovery_code(
+        &self,
+        account: AccountId,
+        code_hash: &str,
+        at: u64,
+    ) -> Result<bool, StoreError> {
+        records::consume_recovery_code(&self.pool, account, code_hash, at).await
+    }
+
+    async fn record_auth_failure(&self, account: AccountId, at: u64) -> Result<(), StoreError> {
+        records::record_auth_failure(&self.pool, account, at).await
+    }
+
+    async fn auth_failures_since(
+        &self,
+        account: AccountId,
+        since: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        records::auth_failures_since(&self.pool, account, since).await
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<TokenRecord, StoreError> {
+        records::create_token(&self.pool, token).await
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        records::token_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn touch_token(&self, id: i64, at: u64) -> Result<(), StoreError> {
+        records::touch_token(&self.pool, id, at).await
+    }
+
+    async fn tokens_of(&self, account: AccountId) -> Result<Vec<TokenRecord>, StoreError> {
+        records::tokens_of(&self.pool, account).await
+    }
+
+    async fn revoke_token(&self, account: AccountId, id: i64, at: u64) -> Result<bool, StoreError> {
+        records::revoke_token(&self.pool, account, id, at).await
+    }
+
+    async fn create_organisation(
+        &self,
+        name: &str,
+        canonical: &str,
+        owner: AccountId,
+        created_at: u64,
+        entry: Vec<u8>,
+    ) -> Result<(Publisher, u64), StoreError> {
+        records::create_organisation(&self.pool, name, canonical, owner, created_at, entry).await
+    }
+
+    async fn publisher_by_name(&self, name: &str) -> Result<Option<Publisher>, StoreError> {
+        records::publisher_by_name(&self.pool, name).await
+    }
+
+    async fn publisher_names(&self) -> Result<Vec<String>, StoreError> {
+        records::publisher_names(&self.pool).await
+    }
+
+    async fn publishers_of(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<(Publisher, MemberRole)>, StoreError> {
+        records::publishers_of(&self.pool, account).await
+    }
+
+    async fn members(&self, publisher: PublisherId) -> Result<Vec<Member>, StoreError> {
+        records::members(&self.pool, publisher).await
+    }
+
+    async fn put_member(
+        &self,
+        publisher: PublisherId,
+        account: AccountId,
+        role: MemberRole,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        records::put_member(&self.pool, publisher, account, role, at, entry).await
+    }
+
+    async fn remove_member(
+        &self,
+        publisher: PublisherId,
+        account: AccountId,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        records::remove_member(&self.pool, publisher, account, entry).await
+    }
+
+    async fn put_dns_challenge(
+        &self,
+        publisher: PublisherId,
+        domain: &str,
+        token: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        records::put_dns_challenge(&self.pool, publisher, domain, token, expires_at).await
+    }
+
+    async fn dns_challenge(
+        &self,
+        publisher: PublisherId,
+        domain: &str,
+    ) -> Result<Option<(String, u64)>, StoreError> {
+        records::dns_challenge(&self.pool, publisher, domain).await
+    }
+
+    async fn mark_verified(
+        &self,
+        publisher: PublisherId,
+        method: &str,
+        subject: &str,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        records::mark_verified(&self.pool, publisher, method, subject, at, entry).await
+    }
+
+    async fn add_oidc_trust(
+        &self,
+        trust: OidcTrust,
+        entry: Vec<u8>,
+    ) -> Result<(OidcTrust, u64), StoreError> {
+        records::add_oidc_trust(&self.pool, trust, entry).await
+    }
+
+    async fn oidc_trusts(&self, publisher: PublisherId) -> Result<Vec<OidcTrust>, StoreError> {
+        records::oidc_trusts(&self.pool, publisher).await
+    }
+
+    async fn register_key(
+        &self,
+        publisher: PublisherId,
+        key_id: &str,
+        public_key: &str,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        records::register_key(&self.pool, publisher, key_id, public_key, at, entry).await
+    }
+
+    async fn publisher_keys(
+        &self,
+        publisher: PublisherId,
+    ) -> Result<Vec<PublisherKey>, StoreError> {
+        records::publisher_keys(&self.pool, publisher).await
+    }
+
+    async fn revoke_key(
+        &self,
+        publisher: PublisherId,
+        key_id: &str,
+        at: u64,
+        entry: Vec<u8>,
+    ) -> Result<Option<u64>, StoreError> {
+        records::revoke_key(&self.pool, publisher, key_id, at, entry).await
+    }
+
+    async fn register_app(&self, app: NewApp, entry: Vec<u8>) -> Result<App, StoreError> {
+        records::register_app(&self.pool, app, entry).await
+    }
+
+    async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
+        records::app_by_name(&self.pool, name).await
+    }
+
+    async fn app_names(&self) -> Result<Vec<String>, StoreError> {
+        records::app_names(&self.pool).await
+    }
+
+    async fn apps_of(&self, publisher: PublisherId) -> Result<Vec<App>, StoreError> {
+        records::apps_of(&self.pool, publisher).await
     }
 }
 

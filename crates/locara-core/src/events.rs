@@ -1,0 +1,219 @@
+//! Transparency-log entries: the registry's security-relevant events, as canonical JSON.
+//!
+//! Every change to who may publish what is one entry: a publisher created or verified, a member added,
+//! changed or removed, a release key registered or revoked, an OIDC issuer trusted, an app registered (and,
+//! later, releases, yanks, transfers and revocations). An entry names things by their public names, never
+//! database ids, so anyone reading the log can follow it. Entries are at most
+//! [`MAX_ENTRY_BYTES`](crate::events::MAX_ENTRY_BYTES) long, so they fit a C2SP entry bundle.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical_json::{self, CanonicalJsonError};
+use crate::time::Timestamp;
+
+/// The entry format's version.
+pub const ENTRY_VERSION: u32 = 1;
+
+/// The largest entry, in bytes (a C2SP entry bundle's 16-bit length prefix).
+pub const MAX_ENTRY_BYTES: usize = 65_535;
+
+/// One log entry: when, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// [`ENTRY_VERSION`].
+    pub v: u32,
+    /// When the registry recorded it.
+    pub time: Timestamp,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// A claim an OIDC token must match, as recorded in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimPattern {
+    /// The claim's name, e.g. `repository`.
+    pub claim: String,
+    /// The exact value, or a pattern where `*` matches any run of characters.
+    pub pattern: String,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event")]
+pub enum Event {
+    /// A publisher was created (with an account for `user`, or by `by` for an organisation).
+    #[serde(rename = "publisher.created")]
+    PublisherCreated {
+        /// The publisher's name.
+        publisher: String,
+        /// `user` or `organisation`.
+        kind: String,
+        /// The account that did it.
+        by: String,
+    },
+    /// A publisher proved an identity.
+    #[serde(rename = "publisher.verified")]
+    PublisherVerified {
+        /// The publisher's name.
+        publisher: String,
+        /// `dns` or `oidc`.
+        method: String,
+        /// The domain, or the OIDC issuer and subject.
+        subject: String,
+        /// The account that did it.
+        by: String,
+    },
+    /// A member was added to a publisher, or their role changed.
+    #[serde(rename = "member.added")]
+    MemberAdded {
+        /// The publisher's name.
+        publisher: String,
+        /// The member's username.
+        member: String,
+        /// `owner` or `maintainer`.
+        role: String,
+        /// The account that did it.
+        by: String,
+    },
+    /// A member was removed from a publisher.
+    #[serde(rename = "member.removed")]
+    MemberRemoved {
+        /// The publisher's name.
+        publisher: String,
+        /// The member's username.
+        member: String,
+        /// The account that did it.
+        by: String,
+    },
+    /// A release key was registered.
+    #[serde(rename = "key.registered")]
+    KeyRegistered {
+        /// The publisher's name.
+        publisher: String,
+        /// The key id.
+        key_id: String,
+        /// The ed25519 public key, base64.
+        public_key: String,
+        /// The account that did it.
+        by: String,
+    },
+    /// A release key was revoked: signatures by it are no longer accepted for new releases.
+    #[serde(rename = "key.revoked")]
+    KeyRevoked {
+        /// The publisher's name.
+        publisher: String,
+        /// The key id.
+        key_id: String,
+        /// The account that did it.
+        by: String,
+    },
+    /// An OIDC issuer was trusted for a publisher, or one of its apps.
+    #[serde(rename = "oidc.trusted")]
+    OidcTrusted {
+        /// The publisher's name.
+        publisher: String,
+        /// The one app (`publisher/app`), or none for all of the publisher's apps.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        app: Option<String>,
+        /// The issuer URL.
+        issuer: String,
+        /// The audience tokens must name.
+        audience: String,
+        /// The claims tokens must match.
+        claims: Vec<ClaimPattern>,
+        /// The account that did it.
+        by: String,
+    },
+    /// An app was registered.
+    #[serde(rename = "app.registered")]
+    AppRegistered {
+        /// `publisher/app`.
+        app: String,
+        /// Its source repository.
+        repository: String,
+        /// The account that did it.
+        by: String,
+    },
+}
+
+/// Why an entry could not be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// Not canonical JSON of a known entry.
+    #[error("not a log entry: {0}")]
+    Json(#[from] CanonicalJsonError),
+    /// Too long for an entry bundle.
+    #[error("log entry of {0} bytes is longer than the {MAX_ENTRY_BYTES}-byte limit")]
+    TooLong(usize),
+    /// A version this code does not know.
+    #[error("log entry version {0} is not supported (this build reads version {ENTRY_VERSION})")]
+    Version(u32),
+}
+
+impl LogEntry {
+    /// An entry for `event` at `time`.
+    pub fn new(time: Timestamp, event: Event) -> Self {
+        Self {
+            v: ENTRY_VERSION,
+            time,
+            event,
+        }
+    }
+
+    /// The entry's canonical JSON bytes, as appended to the log.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        let bytes = canonical_json::to_vec(self)?;
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLong(bytes.len()));
+        }
+        Ok(bytes)
+    }
+
+    /// Reads an entry from its canonical JSON bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntryError> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLong(bytes.len()));
+        }
+        let entry: Self = canonical_json::from_canonical_slice(bytes)?;
+        if entry.v != ENTRY_VERSION {
+            return Err(EntryError::Version(entry.v));
+        }
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_canonical_json_and_round_trip() {
+        let entry = LogEntry::new(
+            Timestamp::from_unix_seconds(1_700_000_000).unwrap(),
+            Event::KeyRegistered {
+                publisher: "acme".into(),
+                key_id: "k".into(),
+                public_key: "pk".into(),
+                by: "alice".into(),
+            },
+        );
+        let bytes = entry.to_bytes().unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"by":"alice","event":"key.registered","key_id":"k","public_key":"pk","publisher":"acme","time":"2023-11-14T22:13:20Z","v":1}"#
+        );
+        assert_eq!(LogEntry::from_bytes(&bytes).unwrap(), entry);
+    }
+
+    #[test]
+    fn unknown_events_and_versions_are_refused() {
+        let unknown = br#"{"by":"a","event":"app.stolen","time":"2023-11-14T22:13:20Z","v":1}"#;
+        assert!(LogEntry::from_bytes(unknown).is_err());
+        let future = br#"{"app":"a/b","by":"a","event":"app.registered","repository":"r","time":"2023-11-14T22:13:20Z","v":2}"#;
+        assert!(matches!(
+            LogEntry::from_bytes(future),
+            Err(EntryError::Version(2))
+        ));
+    }
+}
