@@ -3,8 +3,8 @@
 //! Every change to who may publish what is one entry: a publisher created or verified, a member added,
 //! changed or removed, a release key registered or revoked, an OIDC issuer trusted, an app registered (and,
 //! later, releases, yanks, transfers and revocations). An entry names things by their public names, never
-//! database ids, so anyone reading the log can follow it. Entries are at most
-//! [`MAX_ENTRY_BYTES`](crate::events::MAX_ENTRY_BYTES) long, so they fit a C2SP entry bundle.
+//! database ids, so anyone reading the log can follow it. Entries are at most [`MAX_ENTRY_BYTES`] long,
+//! so they fit a C2SP entry bundle.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ use crate::time::Timestamp;
 pub const ENTRY_VERSION: u32 = 1;
 
 /// The largest entry, in bytes (a C2SP entry bundle's 16-bit length prefix).
-pub const MAX_ENTRY_BYTES: usize = 65_535;
+pub const MAX_ENTRY_BYTES: usize = crate::log::MAX_ENTRY_SIZE;
 
 /// One log entry: when, and what happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod digest;
 pub mod dsse;
 pub mod events;
+pub mod index;
 pub mod keys;
 pub mod log;
 pub mod manifest;

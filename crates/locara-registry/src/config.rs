@@ -30,6 +30,21 @@ pub struct Config {
     pub freshness_hours: u32,
     /// How often `timestamp.json` is re-signed, in seconds; must be well under the freshness limit.
     pub timestamp_interval_seconds: u64,
+    /// The DNS server (address:port) that publisher domain challenges are checked through; defaults to the
+    /// first `nameserver` in `/etc/resolv.conf`.
+    pub dns_resolver: Option<SocketAddr>,
+    /// How long a login session token lasts, in days.
+    pub session_days: u32,
+    /// The longest lifetime an API token may be given, in days.
+    pub token_max_days: u32,
+    /// How long a token from trusted publishing (an exchanged OIDC token) lasts, in minutes.
+    pub trusted_publishing_minutes: u32,
+    /// Allow OIDC issuers at plain `http://` loopback URLs (for tests and local CI only).
+    pub oidc_allow_http_loopback: bool,
+    /// The largest API request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How long one request may take before it is cut off, in seconds.
+    pub request_timeout_seconds: u64,
 }
 
 impl Default for Config {
@@ -42,6 +57,13 @@ impl Default for Config {
             root_expiry_days: 365,
             freshness_hours: 24,
             timestamp_interval_seconds: 3600,
+            dns_resolver: None,
+            session_days: 30,
+            token_max_days: 365,
+            trusted_publishing_minutes: 15,
+            oidc_allow_http_loopback: false,
+            max_body_bytes: 64 * 1024,
+            request_timeout_seconds: 30,
         }
     }
 }
@@ -77,7 +99,7 @@ pub enum ConfigError {
     },
     /// An environment variable with the registry's prefix is not a setting.
     #[error(
-        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS"
+        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS"
     )]
     UnknownVariable {
         /// The variable.
@@ -179,6 +201,42 @@ impl Config {
                     .parse()
                     .map_err(|_| invalid("a whole number of seconds, such as 3600"))?
             }
+            "DNS_RESOLVER" => {
+                self.dns_resolver = Some(
+                    value
+                        .parse()
+                        .map_err(|_| invalid("an address and port such as 127.0.0.1:53"))?,
+                )
+            }
+            "SESSION_DAYS" => {
+                self.session_days = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of days, such as 30"))?
+            }
+            "TOKEN_MAX_DAYS" => {
+                self.token_max_days = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of days, such as 365"))?
+            }
+            "TRUSTED_PUBLISHING_MINUTES" => {
+                self.trusted_publishing_minutes = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of minutes, such as 15"))?
+            }
+            "OIDC_ALLOW_HTTP_LOOPBACK" => {
+                self.oidc_allow_http_loopback =
+                    value.parse().map_err(|_| invalid("true or false"))?
+            }
+            "MAX_BODY_BYTES" => {
+                self.max_body_bytes = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of bytes, such as 65536"))?
+            }
+            "REQUEST_TIMEOUT_SECONDS" => {
+                self.request_timeout_seconds = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of seconds, such as 30"))?
+            }
             _ => {
                 return Err(ConfigError::UnknownVariable {
                     variable: variable.to_owned(),
@@ -212,6 +270,46 @@ impl Config {
                 value: self.timestamp_interval_seconds.to_string(),
                 expected: "at least 1 and at most half of freshness_hours",
             });
+        }
+        for (setting, value, range, expected) in [
+            (
+                "session_days",
+                u64::from(self.session_days),
+                1..=365,
+                "between 1 and 365 days",
+            ),
+            (
+                "token_max_days",
+                u64::from(self.token_max_days),
+                1..=3650,
+                "between 1 and 3650 days",
+            ),
+            (
+                "trusted_publishing_minutes",
+                u64::from(self.trusted_publishing_minutes),
+                1..=60,
+                "between 1 and 60 minutes",
+            ),
+            (
+                "max_body_bytes",
+                self.max_body_bytes as u64,
+                1024..=16 * 1024 * 1024,
+                "between 1024 and 16777216 bytes",
+            ),
+            (
+                "request_timeout_seconds",
+                self.request_timeout_seconds,
+                1..=600,
+                "between 1 and 600 seconds",
+            ),
+        ] {
+            if !range.contains(&value) {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    value: value.to_string(),
+                    expected,
+                });
+            }
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -373,7 +471,7 @@ mod tests {
             None,
             env(&[
                 ("LOCARA_REGISTRY_FRESHNESS_HOURS", "1"),
-                ("LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS", "3600"),
+                ("LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS", "3600"),
             ]),
             &Overrides::default(),
         )

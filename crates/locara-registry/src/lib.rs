@@ -4,12 +4,17 @@
 //! `root.json` made on first start. This crate holds the server's configuration, its root of trust on
 //! disk, and its HTTP routes; the formats and checks come from `locara-core`.
 
+pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod dns;
 pub mod freshness;
 pub mod http;
+pub mod index;
 pub mod log;
+pub mod log_http;
+pub mod middleware;
 pub mod offline;
 pub mod oidc;
 pub mod trust;

@@ -11,8 +11,10 @@ use clap::{Parser, Subcommand};
 use locara_core::keys::{PublicKey, SigningKey};
 use locara_core::time::Timestamp;
 use locara_registry::config::{Config, Overrides};
+use locara_registry::dns::TxtVerifier;
 use locara_registry::http::{AppState, router};
 use locara_registry::offline;
+use locara_registry::oidc::{OidcSettings, OidcVerifier};
 use locara_registry::trust::Trust;
 use locara_store::{FsBlobStore, SqliteStore};
 
@@ -213,15 +215,42 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
         let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
         drop(stdout);
         tracing::info!(%bound, data = %config.data.display(), root_version = trust.root().version(), "serving");
+        let dns = match dns_server(&config) {
+            Some(server) => Some(
+                TxtVerifier::new(server)
+                    .with_context(|| format!("cannot set up the DNS resolver for {server}"))?,
+            ),
+            None => {
+                tracing::warn!("no DNS server configured or found in /etc/resolv.conf; DNS verification is off until dns_resolver is set");
+                None
+            }
+        };
+        let oidc = OidcVerifier::new(OidcSettings {
+            allow_http_loopback: config.oidc_allow_http_loopback,
+            ..OidcSettings::default()
+        })
+        .context("cannot set up the OIDC verifier")?;
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .context("cannot install the metrics recorder")?;
         let state = Arc::new(AppState {
             trust,
             metadata: Arc::new(metadata),
             blobs: Arc::new(blobs),
+            public_url: public_url.clone(),
+            names: tokio::sync::Mutex::new(()),
+            signing: tokio::sync::Mutex::new(()),
+            dns,
+            oidc,
+            metrics: Some(metrics),
+            config: config.clone(),
         });
+        locara_registry::index::ensure_all(&state)
+            .await
+            .context("cannot sign the app indexes")?;
         tokio::spawn(resign_periodically(
             state.clone(),
             Duration::from_secs(config.timestamp_interval_seconds),
-            freshness,
         ));
         let app = router(state);
         axum::serve(listener, app)
@@ -314,38 +343,42 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
 
 /// Re-signs the checkpoint (if the log grew) and `timestamp.json` every `interval`, so clients' views stay
 /// fresh while the server runs; a failed round is logged and retried at the next tick.
-async fn resign_periodically(state: Arc<AppState>, interval: Duration, freshness: Duration) {
+async fn resign_periodically(state: Arc<AppState>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick is immediate; start-up has just signed
     loop {
         ticker.tick().await;
-        let result = async {
-            locara_registry::log::checkpoint_current_size(
-                state.metadata.as_ref(),
-                &state.trust.root().log().origin,
-                state.trust.log_signer(),
-            )
-            .await
-            .map_err(|error| error.to_string())?;
-            locara_registry::freshness::sign_timestamp(
-                &state.trust,
-                state.metadata.as_ref(),
-                state.blobs.as_ref(),
-                freshness,
-                Timestamp::now(),
-            )
-            .await
-            .map_err(|error| error.to_string())
+        {
+            let _signing = state.signing.lock().await;
+            match state.resign().await {
+                Ok(()) => tracing::info!("re-signed the checkpoint and timestamp.json"),
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "re-signing timestamp.json failed; retrying next interval")
+                }
+            }
         }
-        .await;
-        match result {
-            Ok(version) => tracing::info!(version, "re-signed timestamp.json"),
+        match locara_registry::index::ensure_all(&state).await {
+            Ok(0) => {}
+            Ok(signed) => tracing::info!(signed, "re-signed app indexes"),
             Err(error) => {
-                tracing::error!(%error, "re-signing timestamp.json failed; retrying next interval")
+                tracing::error!(%error, "re-signing app indexes failed; retrying next interval")
             }
         }
     }
+}
+
+/// The DNS server publisher domains are checked through: the configured one, else the first
+/// `nameserver` of `/etc/resolv.conf`.
+fn dns_server(config: &Config) -> Option<SocketAddr> {
+    if let Some(server) = config.dns_resolver {
+        return Some(server);
+    }
+    let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .find_map(|rest| rest.trim().parse::<std::net::IpAddr>().ok())
+        .map(|address| SocketAddr::new(address, 53))
 }
 
 async fn shutdown_signal() {

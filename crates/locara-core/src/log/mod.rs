@@ -11,7 +11,9 @@
 //! - [`note`]: C2SP signed notes with ed25519 keys.
 //! - [`checkpoint`]: C2SP tlog-checkpoint bodies, signed as notes.
 //! - [`tile`]: C2SP tlog-tiles coordinates, paths and hash lookup.
+//! - [`bundle`]: C2SP tlog-tiles entry bundles (length-prefixed entries behind a level-0 tile).
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod hash;
 pub mod note;
@@ -19,6 +21,7 @@ pub mod proof;
 pub mod store;
 pub mod tile;
 
+pub use bundle::{BundleError, MAX_ENTRY_SIZE, decode_entry_bundle, encode_entry_bundle};
 pub use checkpoint::{Checkpoint, CheckpointError, verify_checkpoint};
 pub use hash::{EMPTY_ROOT, Hash, HashParseError, leaf_hash, node_hash, root_from_leaf_hashes};
 pub use note::{Note, NoteError, NoteSignature, SignerKey, VerifierKey};

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use locara_core::digest::Digest;
 
+pub mod api;
+
 /// A running server and what it printed on start; killed when dropped.
 pub struct Server {
     pub child: Child,

@@ -1,0 +1,220 @@
+//! The JSON API under `/api/v1`: accounts, 2FA, tokens, publishers, keys, apps and trusted publishing.
+//!
+//! Every error is an RFC 9457 problem ([`problem::Problem`]); the OpenAPI document is served at
+//! `/api/v1/openapi.json`. Every change to security state is written with its transparency-log entry in
+//! one transaction, after which the checkpoint and `timestamp.json` are re-signed (see
+//! [`AppState::log_grew`]).
+
+pub mod accounts;
+pub mod apps;
+pub mod caller;
+pub mod keys;
+pub mod problem;
+pub mod publishers;
+pub mod trusted;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{FromRequest, Request, rejection::JsonRejection};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use locara_core::events::{Event, LogEntry};
+use locara_core::time::Timestamp;
+use locara_store::StoreError;
+use serde::de::DeserializeOwned;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::http::AppState;
+use problem::{ApiResult, Problem};
+
+/// The OpenAPI document of `/api/v1`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Locara registry API", description = "Accounts, publishers, keys and apps of a Locara registry. Errors are RFC 9457 problem details."),
+    paths(
+        accounts::sign_up, accounts::login, accounts::logout, accounts::me,
+        accounts::start_two_factor, accounts::confirm_two_factor,
+        accounts::create_token, accounts::list_tokens, accounts::revoke_token,
+        publishers::create_publisher, publishers::show_publisher, publishers::put_member,
+        publishers::remove_member, publishers::start_dns_verification,
+        publishers::check_dns_verification, publishers::oidc_verification, publishers::add_oidc_trust,
+        keys::register_key, keys::list_keys, keys::revoke_key,
+        apps::register_app, apps::show_app,
+        trusted::exchange,
+    ),
+    modifiers(&BearerToken),
+    tags(
+        (name = "accounts", description = "Sign-up, login, TOTP"),
+        (name = "tokens", description = "Scoped, expiring API tokens"),
+        (name = "publishers", description = "Organisations, members, verification"),
+        (name = "keys", description = "Release keys"),
+        (name = "apps", description = "App names"),
+        (name = "trusted publishing", description = "OIDC token exchange"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "an API token (locara_pat_...) from login or `locara token create`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The `/api/v1` routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/accounts", post(accounts::sign_up))
+        .route(
+            "/api/v1/session",
+            post(accounts::login).delete(accounts::logout),
+        )
+        .route("/api/v1/account", get(accounts::me))
+        .route("/api/v1/account/2fa", post(accounts::start_two_factor))
+        .route(
+            "/api/v1/account/2fa/confirm",
+            post(accounts::confirm_two_factor),
+        )
+        .route(
+            "/api/v1/tokens",
+            post(accounts::create_token).get(accounts::list_tokens),
+        )
+        .route("/api/v1/tokens/{id}", delete(accounts::revoke_token))
+        .route("/api/v1/publishers", post(publishers::create_publisher))
+        .route("/api/v1/publishers/{name}", get(publishers::show_publisher))
+        .route(
+            "/api/v1/publishers/{name}/members/{username}",
+            put(publishers::put_member).delete(publishers::remove_member),
+        )
+        .route(
+            "/api/v1/publishers/{name}/verification/dns",
+            post(publishers::start_dns_verification),
+        )
+        .route(
+            "/api/v1/publishers/{name}/verification/dns/check",
+            post(publishers::check_dns_verification),
+        )
+        .route(
+            "/api/v1/publishers/{name}/verification/oidc",
+            post(publishers::oidc_verification),
+        )
+        .route(
+            "/api/v1/publishers/{name}/oidc-trusts",
+            post(publishers::add_oidc_trust),
+        )
+        .route(
+            "/api/v1/publishers/{name}/keys",
+            post(keys::register_key).get(keys::list_keys),
+        )
+        .route(
+            "/api/v1/publishers/{name}/keys/{key_id}",
+            delete(keys::revoke_key),
+        )
+        .route("/api/v1/apps", post(apps::register_app))
+        .route("/api/v1/apps/{publisher}/{app}", get(apps::show_app))
+        .route("/api/v1/trusted-publishing/token", post(trusted::exchange))
+        .route("/api/v1/{*rest}", axum::routing::any(unknown_endpoint))
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+async fn unknown_endpoint() -> Problem {
+    Problem::not_found(
+        "no such API endpoint (or method); the endpoints are listed in /api/v1/openapi.json",
+    )
+}
+
+/// A JSON request body whose rejections are problem details.
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_problem(&rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: &JsonRejection) -> Problem {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return Problem::new(
+            status,
+            "body-too-large",
+            "Request body too large",
+            "the request body is over this registry's max_body_bytes",
+        );
+    }
+    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return Problem::new(
+            status,
+            "unsupported-media-type",
+            "JSON expected",
+            "send the body as JSON with `Content-Type: application/json`",
+        );
+    }
+    Problem::invalid(format!(
+        "the JSON body is not valid: {}",
+        rejection.body_text()
+    ))
+}
+
+/// A log entry's bytes for `event` at `at`.
+pub(crate) fn entry(at: u64, event: Event) -> ApiResult<Vec<u8>> {
+    let time = Timestamp::from_unix_seconds(at).map_err(|error| Problem::unavailable(&error))?;
+    LogEntry::new(time, event)
+        .to_bytes()
+        .map_err(|error| Problem::invalid(format!("the change is too large to record: {error}")))
+}
+
+/// Runs a store write that appended a log entry, then re-signs the log's view.
+pub(crate) async fn append_event<T>(
+    state: &AppState,
+    write: impl Future<Output = Result<T, StoreError>>,
+) -> ApiResult<T> {
+    let value = write.await?;
+    state.log_grew().await;
+    Ok(value)
+}
+
+/// The canonical form of a publisher name, for collision checks.
+pub(crate) fn publisher_canonical(name: &str) -> String {
+    locara_core::names::canonical(name)
+}
+
+/// A password hash for a password nobody has, so an unknown username costs as much as a wrong password.
+pub(crate) fn dummy_password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let mut random = [0u8; 24];
+        // Without randomness the dummy is still a valid hash of an unguessable-enough fixed string.
+        let _ = getrandom::fill(&mut random);
+        crate::auth::hash_password(&hex::encode(random)).unwrap_or_default()
+    })
+}
