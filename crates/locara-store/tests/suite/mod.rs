@@ -7,6 +7,7 @@
 
 pub mod blobs;
 pub mod metadata;
+pub mod records;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +43,14 @@ macro_rules! store_suite {
                 settings_round_trip_and_overwrite,
                 parallel_appenders_never_share_an_index,
                 log_survives_reopening,
+            ];
+            records: [
+                accounts_come_with_a_personal_publisher_and_a_log_entry,
+                a_totp_step_is_accepted_once_even_by_racing_requests,
+                tokens_are_found_by_hash_listed_and_revoked_once,
+                a_publisher_always_keeps_an_owner,
+                keys_are_never_reused_and_revocation_is_logged_once,
+                apps_are_unique_by_name_and_canonical_form,
             ];
             blobs: [
                 put_then_get_returns_the_same_bytes,
