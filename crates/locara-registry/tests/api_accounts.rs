@@ -492,3 +492,69 @@ async fn the_api_speaks_problem_details_openapi_metrics_and_request_ids() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn logs_are_structured_carry_request_ids_and_hold_no_secrets() {
+    let data = tempfile::tempdir().unwrap();
+    let log_path = data.path().join("server.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let server = common::start_logging(
+        &data.path().join("registry"),
+        &[("LOCARA_LOG_FORMAT", "json"), ("LOCARA_LOG", "debug")],
+        std::process::Stdio::from(log_file),
+    );
+    let api = Api::new(&server.url);
+    let mut user = sign_up(&api, "alice").await;
+    enable_two_factor(&api, &mut user).await;
+    let code = user.otp().await;
+    let body = json!({"name": "ci", "scopes": ["publish"], "expires_in_days": 1});
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&user.token),
+            Some(&code),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let api_token = reply.body["token"].as_str().unwrap().to_owned();
+    let reply = api
+        .call("GET", "/api/v1/account", Some(&api_token), None, None)
+        .await;
+    assert_eq!(reply.status, 200);
+    let wrong = json!({"username": "alice", "password": "a wrong password guess"});
+    api.call("POST", "/api/v1/session", None, None, Some(wrong))
+        .await;
+    drop(server);
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let secret = user.secret.clone().unwrap();
+    for leaked in [
+        PASSWORD,
+        "a wrong password guess",
+        user.token.as_str(),
+        api_token.as_str(),
+        &api_token["locara_pat_".len()..],
+        secret.as_str(),
+        code.as_str(),
+        user.recovery_codes[0].as_str(),
+    ] {
+        assert!(
+            !logs.contains(leaked),
+            "a secret reached the logs: {leaked}"
+        );
+    }
+    let mut responses = 0;
+    for line in logs.lines() {
+        let record: serde_json::Value =
+            serde_json::from_str(line).expect("one JSON object per line");
+        if record["fields"]["message"] == "response" {
+            responses += 1;
+            let request_id = record["span"]["request_id"].as_str().unwrap();
+            assert_eq!(request_id.len(), 24, "{line}");
+            assert!(record["span"]["path"].as_str().unwrap().starts_with('/'));
+        }
+    }
+    assert!(responses >= 6, "{logs}");
+}

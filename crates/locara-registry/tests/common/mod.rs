@@ -28,13 +28,18 @@ impl Drop for Server {
 
 /// Starts `locara-registry serve` on a free port with `data` and extra environment variables.
 pub fn start_with(data: &Path, environment: &[(&str, &str)]) -> Server {
+    start_logging(data, environment, Stdio::null())
+}
+
+/// Like [`start_with`], with the server's logs (stderr) going to `logs`.
+pub fn start_logging(data: &Path, environment: &[(&str, &str)], logs: Stdio) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_locara-registry"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .env_remove("LOCARA_REGISTRY_CONFIG")
         .envs(environment.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(logs)
         .spawn()
         .expect("start locara-registry");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
