@@ -397,7 +397,7 @@ pub async fn confirm_two_factor(
         return Err(Problem::conflict(if account.totp_enabled {
             "two-factor authentication is already enabled"
         } else {
-            "no enrolment is pending; start one with POST /api/v1/account/2fa"
+            "no enrolment is pending; start one with `locara 2fa enable` (POST /api/v1/account/2fa)"
         }));
     };
     let secret = TotpSecret::from_bytes(secret).map_err(|error| Problem::unavailable(&error))?;
