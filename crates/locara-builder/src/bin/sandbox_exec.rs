@@ -1,0 +1,3 @@
+//! Runs a command inside the build sandbox (see `locara_builder::sandbox`).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Locara's builder.
