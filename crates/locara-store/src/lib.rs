@@ -13,6 +13,7 @@ mod log_hashes;
 pub mod metadata;
 pub mod records;
 pub mod sqlite;
+mod sqlite_builds;
 mod sqlite_records;
 
 pub use blob::{BlobReader, BlobStore, NamedPath, StoredBlob};

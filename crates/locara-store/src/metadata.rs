@@ -19,8 +19,8 @@ use locara_core::log::{Hash, Tile, TileKind, consistency_proof, inclusion_proof,
 use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, prefetched_run_error, recorded_reads};
 use crate::records::{
-    Account, AccountId, App, Member, MemberRole, NewAccount, NewApp, NewToken, OidcTrust,
-    Publisher, PublisherId, PublisherKey, TokenRecord,
+    Account, AccountId, App, Build, Member, MemberRole, NewAccount, NewApp, NewBuild, NewRelease,
+    NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release, TokenRecord,
 };
 
 /// What appending a batch of log entries did.
@@ -260,6 +260,89 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
 
     /// A publisher's apps.
     async fn apps_of(&self, publisher: PublisherId) -> Result<Vec<App>, StoreError>;
+
+    /// Queues a build. A version that has a release, or a build queued or running, is a
+    /// [`StoreError::Conflict`] (checked inside the transaction).
+    async fn enqueue_build(&self, build: NewBuild) -> Result<Build, StoreError>;
+
+    /// Takes the oldest claimable build for `worker` until `lease_until`: a queued one, or one whose
+    /// worker's lease expired at `now` (a killed worker). A job taken `max_attempts` times already is failed
+    /// instead of taken again.
+    async fn claim_build(
+        &self,
+        worker: &str,
+        now: u64,
+        lease_until: u64,
+        max_attempts: u32,
+    ) -> Result<Option<Build>, StoreError>;
+
+    /// Extends `worker`'s lease on build `id`; false if the worker no longer holds it.
+    async fn renew_build_lease(
+        &self,
+        id: i64,
+        worker: &str,
+        lease_until: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks build `id` failed, if `worker` still holds it; false otherwise (nothing changed).
+    async fn fail_build(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        log_digest: Option<&str>,
+        at: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Finishes build `id` held by `worker` in one transaction: records `release`, appends `entry`, marks
+    /// the build succeeded and queues `notifications` (account, body) for owners with a webhook. A build the
+    /// worker no longer holds, or a version already released, is a [`StoreError::Conflict`] and changes
+    /// nothing: a job is never finished twice.
+    async fn finish_build(
+        &self,
+        id: i64,
+        worker: &str,
+        release: NewRelease,
+        log_digest: &str,
+        entry: Vec<u8>,
+        notifications: Vec<(AccountId, String)>,
+    ) -> Result<Release, StoreError>;
+
+    /// Build `id`.
+    async fn build(&self, id: i64) -> Result<Option<Build>, StoreError>;
+
+    /// An app's releases, oldest first.
+    async fn releases_of(&self, app: i64) -> Result<Vec<Release>, StoreError>;
+
+    /// Changes a release's state from `from` to `to`, appending `entry`; `None` (and no entry) if it is not
+    /// in state `from`.
+    async fn change_release_state(
+        &self,
+        app: i64,
+        version: &str,
+        from: &str,
+        to: &str,
+        entry: Vec<u8>,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Sets (or clears) the webhook an account's release notifications are POSTed to.
+    async fn set_webhook(&self, account: AccountId, url: Option<&str>) -> Result<(), StoreError>;
+
+    /// Undelivered notifications due at `now`, oldest first, at most `limit`.
+    async fn due_notifications(
+        &self,
+        now: u64,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError>;
+
+    /// Records a delivery attempt: delivered, or failed with `error` and retried at `retry_at` (`None`:
+    /// given up).
+    async fn record_delivery(
+        &self,
+        id: i64,
+        at: u64,
+        outcome: Result<(), (String, Option<u64>)>,
+    ) -> Result<(), StoreError>;
 
     /// The root of the tree of the first `size` entries.
     async fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {

@@ -306,3 +306,193 @@ pub struct App {
 pub(crate) fn parse_publisher_kind(text: &str) -> Option<PublisherKind> {
     PublisherKind::parse(text)
 }
+
+/// Where a build is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildState {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker holds its lease.
+    Building,
+    /// Finished: a release exists.
+    Succeeded,
+    /// Finished without a release; the version stays free.
+    Failed,
+}
+
+impl BuildState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Building => "building",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queued" => Some(Self::Queued),
+            "building" => Some(Self::Building),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A publisher's verified release request, queued for building.
+#[derive(Debug, Clone)]
+pub struct NewBuild {
+    /// The app.
+    pub app_id: i64,
+    /// The version asked for.
+    pub version: String,
+    /// The repository to fetch (the app's registered repository).
+    pub repository: String,
+    /// The commit to build.
+    pub commit: String,
+    /// The release statement, a DSSE envelope (JSON).
+    pub statement: String,
+    /// The publisher key that signed it.
+    pub key_id: String,
+    /// The account (or trusted-publishing owner) that asked.
+    pub requested_by: AccountId,
+    /// When.
+    pub created_at: u64,
+}
+
+/// A build, queued, running or finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    /// Its id, shown to the publisher.
+    pub id: i64,
+    /// The app's id.
+    pub app_id: i64,
+    /// `publisher/app`.
+    pub app: String,
+    /// The version asked for.
+    pub version: String,
+    /// The repository fetched.
+    pub repository: String,
+    /// The commit built.
+    pub commit: String,
+    /// The release statement (DSSE envelope JSON).
+    pub statement: String,
+    /// The key that signed it.
+    pub key_id: String,
+    /// Who asked.
+    pub requested_by: AccountId,
+    /// Where it is.
+    pub state: BuildState,
+    /// The worker holding it.
+    pub lease_owner: Option<String>,
+    /// Until when the worker holds it.
+    pub lease_expires_at: Option<u64>,
+    /// How many times a worker took it.
+    pub attempts: u32,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The build log's blob digest, once finished.
+    pub log_digest: Option<String>,
+    /// When it was asked for.
+    pub created_at: u64,
+    /// When a worker first took it.
+    pub started_at: Option<u64>,
+    /// When it finished.
+    pub finished_at: Option<u64>,
+}
+
+/// A release to record when a build succeeds.
+#[derive(Debug, Clone)]
+pub struct NewRelease {
+    /// The version.
+    pub version: String,
+    /// The commit built.
+    pub commit: String,
+    /// The repository fetched.
+    pub repository: String,
+    /// The exact `locara.toml` text.
+    pub manifest: String,
+    /// Its digest.
+    pub manifest_digest: String,
+    /// The artifact's digest.
+    pub artifact_digest: String,
+    /// The provenance envelope's digest.
+    pub provenance_digest: String,
+    /// The publisher key that signed the statement.
+    pub key_id: String,
+    /// The release statement (DSSE envelope JSON).
+    pub statement: String,
+    /// The capabilities, JSON.
+    pub capabilities: String,
+    /// What they add to the latest available release's, JSON (an empty array when nothing).
+    pub expansion: String,
+    /// `available` or `cooling-down`.
+    pub state: String,
+    /// When it is (or becomes) available.
+    pub available_at: u64,
+    /// Whether both builds gave the same bytes.
+    pub reproducible: bool,
+    /// When.
+    pub created_at: u64,
+}
+
+/// A recorded release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// Its id.
+    pub id: i64,
+    /// The app's id.
+    pub app_id: i64,
+    /// The build that made it.
+    pub build_id: i64,
+    /// The version.
+    pub version: String,
+    /// The commit built.
+    pub commit: String,
+    /// The repository fetched.
+    pub repository: String,
+    /// The exact `locara.toml` text.
+    pub manifest: String,
+    /// Its digest.
+    pub manifest_digest: String,
+    /// The artifact's digest.
+    pub artifact_digest: String,
+    /// The provenance envelope's digest.
+    pub provenance_digest: String,
+    /// The publisher key that signed the statement.
+    pub key_id: String,
+    /// The release statement (DSSE envelope JSON).
+    pub statement: String,
+    /// The capabilities, JSON.
+    pub capabilities: String,
+    /// The expansion over the previous available release, JSON.
+    pub expansion: String,
+    /// `available`, `cooling-down`, `cancelled`, `yanked`, `deprecated` or `revoked`.
+    pub state: String,
+    /// When it is (or became) available.
+    pub available_at: u64,
+    /// Whether both builds gave the same bytes.
+    pub reproducible: bool,
+    /// The log entry that records it.
+    pub log_index: u64,
+    /// When it was recorded.
+    pub created_at: u64,
+}
+
+/// A message to deliver to an owner's webhook, written with what it tells of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Its id.
+    pub id: i64,
+    /// The account told.
+    pub account_id: AccountId,
+    /// Where to POST it.
+    pub url: String,
+    /// The JSON body.
+    pub body: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+}

@@ -21,9 +21,10 @@ use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, append_hashes, hashes_read_by_append};
 use crate::metadata::{AppendedEntries, MetadataStore, StoredCheckpoint};
 use crate::records::{
-    Account, AccountId, App, Member, MemberRole, NewAccount, NewApp, NewToken, OidcTrust,
-    Publisher, PublisherId, PublisherKey, TokenRecord,
+    Account, AccountId, App, Build, Member, MemberRole, NewAccount, NewApp, NewBuild, NewRelease,
+    NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release, TokenRecord,
 };
+use crate::sqlite_builds as builds;
 use crate::sqlite_records as records;
 
 /// How long a writer waits for another writer's lock before giving up.
@@ -558,6 +559,101 @@ impl MetadataStore for SqliteStore {
 
     async fn apps_of(&self, publisher: PublisherId) -> Result<Vec<App>, StoreError> {
         records::apps_of(&self.pool, publisher).await
+    }
+
+    async fn enqueue_build(&self, build: NewBuild) -> Result<Build, StoreError> {
+        builds::enqueue_build(&self.pool, build).await
+    }
+
+    async fn claim_build(
+        &self,
+        worker: &str,
+        now: u64,
+        lease_until: u64,
+        max_attempts: u32,
+    ) -> Result<Option<Build>, StoreError> {
+        builds::claim_build(&self.pool, worker, now, lease_until, max_attempts).await
+    }
+
+    async fn renew_build_lease(
+        &self,
+        id: i64,
+        worker: &str,
+        lease_until: u64,
+    ) -> Result<bool, StoreError> {
+        builds::renew_build_lease(&self.pool, id, worker, lease_until).await
+    }
+
+    async fn fail_build(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        log_digest: Option<&str>,
+        at: u64,
+    ) -> Result<bool, StoreError> {
+        builds::fail_build(&self.pool, id, worker, error, log_digest, at).await
+    }
+
+    async fn finish_build(
+        &self,
+        id: i64,
+        worker: &str,
+        release: NewRelease,
+        log_digest: &str,
+        entry: Vec<u8>,
+        notifications: Vec<(AccountId, String)>,
+    ) -> Result<Release, StoreError> {
+        builds::finish_build(
+            &self.pool,
+            id,
+            worker,
+            release,
+            log_digest,
+            entry,
+            notifications,
+        )
+        .await
+    }
+
+    async fn build(&self, id: i64) -> Result<Option<Build>, StoreError> {
+        builds::build(&self.pool, id).await
+    }
+
+    async fn releases_of(&self, app: i64) -> Result<Vec<Release>, StoreError> {
+        builds::releases_of(&self.pool, app).await
+    }
+
+    async fn change_release_state(
+        &self,
+        app: i64,
+        version: &str,
+        from: &str,
+        to: &str,
+        entry: Vec<u8>,
+    ) -> Result<Option<u64>, StoreError> {
+        builds::change_release_state(&self.pool, app, version, from, to, entry).await
+    }
+
+    async fn set_webhook(&self, account: AccountId, url: Option<&str>) -> Result<(), StoreError> {
+        builds::set_webhook(&self.pool, account, url).await
+    }
+
+    async fn due_notifications(
+        &self,
+        now: u64,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        builds::due_notifications(&self.pool, now, limit).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        at: u64,
+        outcome: Result<(), (String, Option<u64>)>,
+    ) -> Result<(), StoreError> {
+        builds::record_delivery(&self.pool, id, at, outcome).await
     }
 }
 

@@ -6,6 +6,7 @@
 //! and gives each test a fresh schema and bucket prefix.
 
 pub mod blobs;
+pub mod builds;
 pub mod metadata;
 pub mod records;
 
@@ -43,6 +44,11 @@ macro_rules! store_suite {
                 settings_round_trip_and_overwrite,
                 parallel_appenders_never_share_an_index,
                 log_survives_reopening,
+            ];
+            builds: [
+                a_killed_workers_job_is_taken_over_and_finished_once,
+                a_job_whose_workers_keep_dying_fails_and_frees_the_version,
+                notifications_wait_in_the_outbox_until_delivered,
             ];
             records: [
                 accounts_come_with_a_personal_publisher_and_a_log_entry,

@@ -1,0 +1,254 @@
+//! The build queue and releases: leases, a killed worker's job taken over, a job never finished twice,
+//! versions never reused, and the release written with its log entry and notifications.
+
+use locara_store::records::{BuildState, NewAccount, NewApp, NewBuild, NewRelease};
+use locara_store::{MetadataStore, StoreError};
+
+use super::Fixture;
+
+async fn app(store: &dyn MetadataStore) -> (i64, i64) {
+    let new = NewAccount {
+        username: "alice".to_owned(),
+        password_hash: "x".to_owned(),
+        created_at: 1,
+    };
+    let (account, _) = store
+        .create_account(new, "alice", b"{}".to_vec())
+        .await
+        .unwrap();
+    let publisher = store.publisher_by_name("alice").await.unwrap().unwrap();
+    let app = store
+        .register_app(
+            NewApp {
+                publisher_id: publisher.id,
+                name: "alice/notes".to_owned(),
+                canonical: "alice/notes".to_owned(),
+                repository: "file:///srv/notes".to_owned(),
+                created_at: 1,
+            },
+            b"{\"app\":1}".to_vec(),
+        )
+        .await
+        .unwrap();
+    (account.id, app.id)
+}
+
+fn build(app: i64, account: i64, version: &str) -> NewBuild {
+    NewBuild {
+        app_id: app,
+        version: version.to_owned(),
+        repository: "file:///srv/notes".to_owned(),
+        commit: "a".repeat(40),
+        statement: "{}".to_owned(),
+        key_id: "k".to_owned(),
+        requested_by: account,
+        created_at: 10,
+    }
+}
+
+fn release(version: &str) -> NewRelease {
+    NewRelease {
+        version: version.to_owned(),
+        commit: "a".repeat(40),
+        repository: "file:///srv/notes".to_owned(),
+        manifest: "[app]".to_owned(),
+        manifest_digest: "sha256:m".to_owned(),
+        artifact_digest: "sha256:a".to_owned(),
+        provenance_digest: "sha256:p".to_owned(),
+        key_id: "k".to_owned(),
+        statement: "{}".to_owned(),
+        capabilities: "{}".to_owned(),
+        expansion: "[]".to_owned(),
+        state: "available".to_owned(),
+        available_at: 20,
+        reproducible: true,
+        created_at: 20,
+    }
+}
+
+pub async fn a_killed_workers_job_is_taken_over_and_finished_once(fixture: &impl Fixture) {
+    let store = fixture.open_metadata().await;
+    let (account, app) = app(store.as_ref()).await;
+    let queued = store
+        .enqueue_build(build(app, account, "1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(queued.state, BuildState::Queued);
+    assert!(matches!(
+        store.enqueue_build(build(app, account, "1.0.0")).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let first = store.claim_build("w1", 100, 160, 3).await.unwrap().unwrap();
+    assert_eq!((first.id, first.attempts), (queued.id, 1));
+    // While w1's lease holds, nobody else gets the job.
+    assert!(
+        store
+            .claim_build("w2", 150, 210, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.renew_build_lease(first.id, "w1", 200).await.unwrap());
+    assert!(
+        store
+            .claim_build("w2", 190, 250, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // w1 is killed: its lease runs out and w2 takes the job over.
+    let second = store.claim_build("w2", 201, 260, 3).await.unwrap().unwrap();
+    assert_eq!((second.id, second.attempts), (queued.id, 2));
+    assert!(!store.renew_build_lease(first.id, "w1", 300).await.unwrap());
+    // The old worker, coming back, can neither finish nor fail it.
+    let size = store.log_size().await.unwrap();
+    assert!(matches!(
+        store
+            .finish_build(
+                first.id,
+                "w1",
+                release("1.0.0"),
+                "sha256:l",
+                b"{\"r\":1}".to_vec(),
+                vec![]
+            )
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(
+        !store
+            .fail_build(first.id, "w1", "late", None, 205)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.log_size().await.unwrap(), size);
+    let done = store
+        .finish_build(
+            first.id,
+            "w2",
+            release("1.0.0"),
+            "sha256:l",
+            b"{\"r\":2}".to_vec(),
+            vec![(account, "{}".to_owned())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.log_index, size);
+    assert_eq!(store.log_size().await.unwrap(), size + 1);
+    // Finishing twice changes nothing.
+    assert!(matches!(
+        store
+            .finish_build(
+                first.id,
+                "w2",
+                release("1.0.0"),
+                "sha256:l",
+                b"{\"r\":3}".to_vec(),
+                vec![]
+            )
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.log_size().await.unwrap(), size + 1);
+    let finished = store.build(first.id).await.unwrap().unwrap();
+    assert_eq!(finished.state, BuildState::Succeeded);
+    assert_eq!(store.releases_of(app).await.unwrap(), vec![done]);
+    // The version is never reused, whatever happens to the release.
+    let entry = b"{\"yank\":1}".to_vec();
+    assert!(
+        store
+            .change_release_state(app, "1.0.0", "available", "yanked", entry)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        store.enqueue_build(build(app, account, "1.0.0")).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // No webhook set: no notification queued.
+    assert!(store.due_notifications(1000, 10).await.unwrap().is_empty());
+}
+
+pub async fn a_job_whose_workers_keep_dying_fails_and_frees_the_version(fixture: &impl Fixture) {
+    let store = fixture.open_metadata().await;
+    let (account, app) = app(store.as_ref()).await;
+    let queued = store
+        .enqueue_build(build(app, account, "2.0.0"))
+        .await
+        .unwrap();
+    let mut now = 100;
+    for attempt in 1..=2 {
+        let claimed = store
+            .claim_build("w", now, now + 10, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.attempts, attempt);
+        now += 11;
+    }
+    assert!(
+        store
+            .claim_build("w", now, now + 10, 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let failed = store.build(queued.id).await.unwrap().unwrap();
+    assert_eq!(failed.state, BuildState::Failed);
+    assert!(failed.error.unwrap().contains("2 times"));
+    // A failed build never reached a release: the version can be asked for again.
+    store
+        .enqueue_build(build(app, account, "2.0.0"))
+        .await
+        .unwrap();
+}
+
+pub async fn notifications_wait_in_the_outbox_until_delivered(fixture: &impl Fixture) {
+    let store = fixture.open_metadata().await;
+    let (account, app) = app(store.as_ref()).await;
+    store
+        .set_webhook(account, Some("http://127.0.0.1:9/hook"))
+        .await
+        .unwrap();
+    let queued = store
+        .enqueue_build(build(app, account, "1.0.0"))
+        .await
+        .unwrap();
+    store.claim_build("w", 100, 200, 3).await.unwrap().unwrap();
+    store
+        .finish_build(
+            queued.id,
+            "w",
+            release("1.0.0"),
+            "sha256:l",
+            b"{}".to_vec(),
+            vec![(account, "{\"v\":1}".to_owned())],
+        )
+        .await
+        .unwrap();
+    let due = store.due_notifications(20, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].url.as_str(), due[0].body.as_str()),
+        ("http://127.0.0.1:9/hook", "{\"v\":1}")
+    );
+    store
+        .record_delivery(due[0].id, 21, Err(("refused".into(), Some(80))))
+        .await
+        .unwrap();
+    assert!(store.due_notifications(79, 10).await.unwrap().is_empty());
+    let again = store.due_notifications(80, 10).await.unwrap();
+    assert_eq!(again[0].attempts, 1);
+    store
+        .record_delivery(again[0].id, 81, Ok(()))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_notifications(10_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
