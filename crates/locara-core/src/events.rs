@@ -125,6 +125,19 @@ pub enum Event {
         /// The account that did it.
         by: String,
     },
+    /// A release was built and recorded.
+    #[serde(rename = "release.published")]
+    ReleasePublished(Box<ReleaseRecord>),
+    /// An owner cancelled a release while it was cooling down.
+    #[serde(rename = "release.cancelled")]
+    ReleaseCancelled {
+        /// `publisher/app`.
+        app: String,
+        /// The version.
+        version: String,
+        /// The account that did it.
+        by: String,
+    },
     /// An app was registered.
     #[serde(rename = "app.registered")]
     AppRegistered {
@@ -135,6 +148,41 @@ pub enum Event {
         /// The account that did it.
         by: String,
     },
+}
+
+/// What a release entry records: everything a client checks a release against (DESIGN §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    /// `publisher/app`.
+    pub app: String,
+    /// The version.
+    pub version: String,
+    /// The repository the builder fetched.
+    pub repository: String,
+    /// The commit it built.
+    pub commit: String,
+    /// The exact `locara.toml` at that commit (also inside the artifact).
+    pub manifest: String,
+    /// Its digest, `sha256:<hex>`, as the release statement names it.
+    pub manifest_digest: String,
+    /// The artifact's digest.
+    pub artifact: String,
+    /// The provenance envelope's digest.
+    pub provenance: String,
+    /// The publisher key that signed the release statement.
+    pub key_id: String,
+    /// The release statement: the publisher's DSSE envelope, as JSON text.
+    pub statement: String,
+    /// The capabilities, in plain words.
+    pub capabilities: Vec<String>,
+    /// What they add to the latest available release's, in plain words; empty when nothing.
+    pub expansion: Vec<String>,
+    /// `available` or `cooling-down`.
+    pub status: String,
+    /// When it is (or becomes) available to clients.
+    pub available_at: Timestamp,
+    /// Whether two builds in fresh checkouts gave the same bytes.
+    pub reproducible: bool,
 }
 
 /// Why an entry could not be made or read.

@@ -45,6 +45,19 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long one request may take before it is cut off, in seconds.
     pub request_timeout_seconds: u64,
+    /// How long a release whose capabilities expand the latest available release's waits, in hours.
+    pub cooldown_hours: u32,
+    /// The oldest release statement accepted, in seconds since it was signed (replays of old statements
+    /// are refused).
+    pub statement_max_age_seconds: u64,
+    /// Build workers inside `serve` (0: builds run only in `locara-registry worker` processes).
+    pub build_workers: u32,
+    /// A build's wall-clock limit, in seconds; the whole process group is killed at the limit.
+    pub build_timeout_seconds: u64,
+    /// The most build log kept per build, in bytes; a build writing more is stopped.
+    pub build_log_max_bytes: u64,
+    /// The largest artifact accepted, in bytes.
+    pub build_max_artifact_bytes: u64,
 }
 
 impl Default for Config {
@@ -64,6 +77,12 @@ impl Default for Config {
             oidc_allow_http_loopback: false,
             max_body_bytes: 64 * 1024,
             request_timeout_seconds: 30,
+            cooldown_hours: 72,
+            statement_max_age_seconds: 3600,
+            build_workers: 1,
+            build_timeout_seconds: 900,
+            build_log_max_bytes: 1024 * 1024,
+            build_max_artifact_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -99,7 +118,7 @@ pub enum ConfigError {
     },
     /// An environment variable with the registry's prefix is not a setting.
     #[error(
-        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS"
+        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_HOURS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES"
     )]
     UnknownVariable {
         /// The variable.
@@ -237,6 +256,36 @@ impl Config {
                     .parse()
                     .map_err(|_| invalid("a whole number of seconds, such as 30"))?
             }
+            "COOLDOWN_HOURS" => {
+                self.cooldown_hours = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of hours, such as 72"))?
+            }
+            "STATEMENT_MAX_AGE_SECONDS" => {
+                self.statement_max_age_seconds = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of seconds, such as 3600"))?
+            }
+            "BUILD_WORKERS" => {
+                self.build_workers = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number, such as 1"))?
+            }
+            "BUILD_TIMEOUT_SECONDS" => {
+                self.build_timeout_seconds = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of seconds, such as 900"))?
+            }
+            "BUILD_LOG_MAX_BYTES" => {
+                self.build_log_max_bytes = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of bytes, such as 1048576"))?
+            }
+            "BUILD_MAX_ARTIFACT_BYTES" => {
+                self.build_max_artifact_bytes = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of bytes, such as 536870912"))?
+            }
             _ => {
                 return Err(ConfigError::UnknownVariable {
                     variable: variable.to_owned(),
@@ -301,6 +350,42 @@ impl Config {
                 self.request_timeout_seconds,
                 1..=600,
                 "between 1 and 600 seconds",
+            ),
+            (
+                "cooldown_hours",
+                u64::from(self.cooldown_hours),
+                0..=24 * 90,
+                "between 0 and 2160 hours",
+            ),
+            (
+                "statement_max_age_seconds",
+                self.statement_max_age_seconds,
+                60..=7 * 86_400,
+                "between 60 seconds and 7 days",
+            ),
+            (
+                "build_workers",
+                u64::from(self.build_workers),
+                0..=64,
+                "between 0 and 64",
+            ),
+            (
+                "build_timeout_seconds",
+                self.build_timeout_seconds,
+                1..=24 * 3600,
+                "between 1 second and 24 hours",
+            ),
+            (
+                "build_log_max_bytes",
+                self.build_log_max_bytes,
+                1024..=1024 * 1024 * 1024,
+                "between 1 KiB and 1 GiB",
+            ),
+            (
+                "build_max_artifact_bytes",
+                self.build_max_artifact_bytes,
+                1024..=16 * 1024 * 1024 * 1024,
+                "between 1 KiB and 16 GiB",
             ),
         ] {
             if !range.contains(&value) {
@@ -471,7 +556,7 @@ mod tests {
             None,
             env(&[
                 ("LOCARA_REGISTRY_FRESHNESS_HOURS", "1"),
-                ("LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS", "3600"),
+                ("LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_HOURS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES", "3600"),
             ]),
             &Overrides::default(),
         )

@@ -44,6 +44,8 @@ pub struct AppState {
     pub oidc: OidcVerifier,
     /// Renders `/metrics`; `None` when no recorder is installed (a library user's choice).
     pub metrics: Option<PrometheusHandle>,
+    /// Wakes build workers when a build is queued.
+    pub builds_waiting: tokio::sync::Notify,
 }
 
 impl AppState {

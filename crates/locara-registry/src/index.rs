@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use locara_core::index::{AppIndex, INDEX_TYPE, IndexPublisher, IndexVerification};
+use locara_core::index::{AppIndex, INDEX_TYPE, IndexPublisher, IndexVerification, IndexedRelease};
 use locara_core::names::AppName;
 use locara_core::root::{Role, SPEC_VERSION, SignedMetadata};
 use locara_core::time::Timestamp;
@@ -83,10 +83,31 @@ pub async fn sign_app_index(
         ),
         None => None,
     };
-    let releases = current
-        .as_ref()
-        .map(|index| index.releases.clone())
-        .unwrap_or_default();
+    let releases = state
+        .metadata
+        .releases_of(app.id)
+        .await?
+        .iter()
+        .map(|release| {
+            Ok(IndexedRelease {
+                version: release
+                    .version
+                    .parse()
+                    .map_err(|error| damaged(format!("release version: {error}")))?,
+                status: crate::api::releases::effective_state(release, now.unix_seconds())
+                    .to_owned(),
+                log_index: release.log_index,
+                artifact: release
+                    .artifact_digest
+                    .parse()
+                    .map_err(|error| damaged(format!("artifact digest: {error}")))?,
+                provenance: release
+                    .provenance_digest
+                    .parse()
+                    .map_err(|error| damaged(format!("provenance digest: {error}")))?,
+            })
+        })
+        .collect::<Result<Vec<_>, IndexError>>()?;
     let wanted_publisher = publisher_of(publisher);
     if let Some(index) = &current {
         let renew_at = index
@@ -95,7 +116,8 @@ pub async fn sign_app_index(
             .unwrap_or(index.expires);
         let up_to_date = index.publisher == wanted_publisher
             && index.repository == app.repository
-            && index.log_index == app.log_index;
+            && index.log_index == app.log_index
+            && index.releases == releases;
         if up_to_date && now < renew_at {
             return Ok(false);
         }
@@ -147,4 +169,22 @@ pub async fn ensure_all(state: &AppState) -> Result<usize, IndexError> {
         }
     }
     Ok(signed)
+}
+
+/// Re-signs `app`'s index after its releases changed; a failure is logged and repaired by the periodic
+/// re-signing.
+pub async fn refresh_app(state: &AppState, app: &App) {
+    let result = async {
+        let publisher_name = app.name.split('/').next().unwrap_or_default();
+        let Some(publisher) = state.metadata.publisher_by_name(publisher_name).await? else {
+            return Ok(());
+        };
+        sign_app_index(state, app, &publisher, Timestamp::now())
+            .await
+            .map(|_| ())
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::error!(app = %app.name, %error, "re-signing the app index failed; the next scheduled run retries");
+    }
 }

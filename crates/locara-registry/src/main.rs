@@ -247,6 +247,7 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
             dns,
             oidc,
             metrics: Some(metrics),
+            builds_waiting: tokio::sync::Notify::new(),
             config: config.clone(),
         });
         locara_registry::index::ensure_all(&state)

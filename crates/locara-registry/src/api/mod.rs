@@ -11,6 +11,7 @@ pub mod caller;
 pub mod keys;
 pub mod problem;
 pub mod publishers;
+pub mod releases;
 pub mod trusted;
 
 use std::future::Future;
@@ -45,6 +46,8 @@ use problem::{ApiResult, Problem};
         keys::register_key, keys::list_keys, keys::revoke_key,
         apps::register_app, apps::show_app,
         trusted::exchange,
+        releases::publish, releases::show_build, releases::build_log, releases::list_releases,
+        releases::cancel_release, releases::set_webhook,
     ),
     modifiers(&BearerToken),
     tags(
@@ -54,6 +57,7 @@ use problem::{ApiResult, Problem};
         (name = "keys", description = "Release keys"),
         (name = "apps", description = "App names"),
         (name = "trusted publishing", description = "OIDC token exchange"),
+        (name = "releases", description = "Release requests, builds, releases"),
     )
 )]
 pub struct ApiDoc;
@@ -130,6 +134,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/apps", post(apps::register_app))
         .route("/api/v1/apps/{publisher}/{app}", get(apps::show_app))
         .route("/api/v1/trusted-publishing/token", post(trusted::exchange))
+        .route(
+            "/api/v1/apps/{publisher}/{app}/releases",
+            post(releases::publish).get(releases::list_releases),
+        )
+        .route(
+            "/api/v1/apps/{publisher}/{app}/releases/{version}/cancel",
+            post(releases::cancel_release),
+        )
+        .route("/api/v1/builds/{id}", get(releases::show_build))
+        .route("/api/v1/builds/{id}/log", get(releases::build_log))
+        .route("/api/v1/account/webhook", put(releases::set_webhook))
         .route("/api/v1/{*rest}", axum::routing::any(unknown_endpoint))
 }
 
