@@ -10,7 +10,7 @@
 //!  "releases":[]}
 //! ```
 //!
-//! Invariant: [`Root::verify_metadata`] accepts an index only if a threshold of the index role's keys
+//! Invariant: [`Root::verify_metadata`](crate::root::Root::verify_metadata) accepts an index only if a threshold of the index role's keys
 //! signed it, it has not expired, and its version is not below one the client saw before. The index is a
 //! signed convenience for resolution; every fact in it is also in the transparency log (`log_index` is the
 //! app's registration entry), which is what clients check before installing.
