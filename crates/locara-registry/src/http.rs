@@ -46,6 +46,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Wakes build workers when a build is queued.
     pub builds_waiting: tokio::sync::Notify,
+    /// Wakes the webhook sender when a notification is queued.
+    pub outbox_waiting: tokio::sync::Notify,
 }
 
 impl AppState {

@@ -17,4 +17,9 @@ pub mod log_http;
 pub mod middleware;
 pub mod offline;
 pub mod oidc;
+pub mod outbox;
 pub mod trust;
+pub mod worker;
+
+/// The hidden subcommand of `locara-registry` that enters the build sandbox and runs a build command.
+pub const SANDBOX_SUBCOMMAND: &str = "sandbox-exec";

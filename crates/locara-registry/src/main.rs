@@ -40,6 +40,18 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run build workers only (no HTTP): they take jobs from the same database as `serve`.
+    Worker {
+        /// Data directory shared with `serve` [default: ./locara-data; env LOCARA_REGISTRY_DATA].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// TOML configuration file [env LOCARA_REGISTRY_CONFIG].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// How many builds to run at once.
+        #[arg(long, default_value_t = 1)]
+        workers: u32,
+    },
     /// Make a production root of trust offline (see docs/registry.md, "A production root").
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -113,6 +125,14 @@ enum KeysCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    // The build sandbox's launcher: this binary, re-executed by a worker, confines itself and execs the
+    // build command. It runs before anything else (no logging, no runtime, one thread).
+    let mut arguments = std::env::args_os();
+    if arguments.nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(locara_registry::SANDBOX_SUBCOMMAND))
+    {
+        locara_builder::sandbox::exec_main(arguments.collect());
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOCARA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
@@ -132,6 +152,11 @@ fn main() -> std::process::ExitCode {
             listen,
             config,
         } => serve(config, Overrides { listen, data }),
+        Command::Worker {
+            data,
+            config,
+            workers,
+        } => work(config, Overrides { listen: None, data }, workers),
         Command::Keys(command) => keys(command),
     };
     match result {
@@ -248,6 +273,7 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
             oidc,
             metrics: Some(metrics),
             builds_waiting: tokio::sync::Notify::new(),
+            outbox_waiting: tokio::sync::Notify::new(),
             config: config.clone(),
         });
         locara_registry::index::ensure_all(&state)
@@ -257,6 +283,8 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
             state.clone(),
             Duration::from_secs(config.timestamp_interval_seconds),
         ));
+        start_workers(&state, &config, config.build_workers)?;
+        tokio::spawn(locara_registry::outbox::run(state.clone()));
         let app = router(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
@@ -371,6 +399,67 @@ async fn resign_periodically(state: Arc<AppState>, interval: Duration) {
             }
         }
     }
+}
+
+/// Starts `count` build workers on `state`.
+fn start_workers(state: &Arc<AppState>, config: &Config, count: u32) -> anyhow::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let toolchain = locara_registry::worker::Toolchain::detect();
+    for _ in 0..count {
+        let worker = locara_registry::worker::Worker::new(&config.data, toolchain.clone())
+            .context("cannot set up a build worker")?;
+        tokio::spawn(locara_registry::worker::run(state.clone(), worker));
+    }
+    Ok(())
+}
+
+/// `locara-registry worker`: build workers on the shared database and blob store, without HTTP.
+fn work(config_file: Option<PathBuf>, flags: Overrides, workers: u32) -> anyhow::Result<()> {
+    let config = Config::load(config_file.as_deref(), std::env::vars(), &flags)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let trust = Trust::load(&config.data, Timestamp::now()).with_context(|| {
+            format!(
+                "cannot load the root of trust in {}; start `locara-registry serve` on it first",
+                config.data.display()
+            )
+        })?;
+        let metadata = SqliteStore::open(config.data.join("registry.sqlite3"))
+            .await
+            .with_context(|| format!("cannot open the database in {}", config.data.display()))?;
+        let blobs = FsBlobStore::open(config.data.join("blobs"))
+            .await
+            .with_context(|| format!("cannot open the blob store in {}", config.data.display()))?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| config.public_url_for(config.listen));
+        let state = Arc::new(AppState {
+            trust,
+            metadata: Arc::new(metadata),
+            blobs: Arc::new(blobs),
+            public_url,
+            names: tokio::sync::Mutex::new(()),
+            signing: tokio::sync::Mutex::new(()),
+            dns: None,
+            oidc: OidcVerifier::new(OidcSettings::default())
+                .context("cannot set up the OIDC verifier")?,
+            metrics: None,
+            builds_waiting: tokio::sync::Notify::new(),
+            outbox_waiting: tokio::sync::Notify::new(),
+            config: config.clone(),
+        });
+        start_workers(&state, &config, workers.max(1))?;
+        tokio::spawn(locara_registry::outbox::run(state.clone()));
+        tracing::info!(workers, data = %config.data.display(), "build workers running");
+        shutdown_signal().await;
+        Ok(())
+    })
 }
 
 /// The DNS server publisher domains are checked through: the configured one, else the first

@@ -1,0 +1,522 @@
+//! The build sandbox against real processes. Each test attacks one protection and would fail without it;
+//! every test also checks that the kernel really enforced Landlock and the namespaces, so a machine
+//! without them fails loudly instead of passing silently.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use locara_builder::sandbox::{End, Launcher, SandboxError, SandboxOutcome, SandboxSpec, run};
+use tempfile::TempDir;
+
+const SYSTEM_READABLE: [&str; 5] = ["/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache"];
+
+fn launcher() -> Launcher {
+    Launcher {
+        program: env!("CARGO_BIN_EXE_locara-sandbox-exec").into(),
+        leading_args: Vec::new(),
+    }
+}
+
+fn spec(checkout: &Path, command: &[&str]) -> SandboxSpec {
+    SandboxSpec {
+        command: command.iter().map(|part| (*part).to_owned()).collect(),
+        working_dir: checkout.to_owned(),
+        writable: vec![checkout.to_owned()],
+        readable: SYSTEM_READABLE.iter().map(PathBuf::from).collect(),
+        env: vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())],
+        wall_clock: Duration::from_secs(20),
+        max_log_bytes: 1 << 20,
+        max_file_bytes: 1 << 20,
+        allow_without_landlock: false,
+    }
+}
+
+fn sh(checkout: &Path, script: &str) -> SandboxSpec {
+    spec(checkout, &["sh", "-c", script])
+}
+
+fn bash(checkout: &Path, script: &str) -> SandboxSpec {
+    spec(checkout, &["bash", "-c", script])
+}
+
+/// Runs and insists that the protections these tests rely on were in force.
+fn run_confined(spec: &SandboxSpec) -> SandboxOutcome {
+    let outcome = run(spec, &launcher()).expect("the sandbox runs");
+    let enforcement = &outcome.enforcement;
+    assert!(
+        enforcement.filesystem && enforcement.landlock_abi >= 4,
+        "Landlock (ABI >= 4) must be enforced for these tests; got {enforcement:?}"
+    );
+    assert!(
+        enforcement.tcp,
+        "Landlock TCP rules must be enforced: {enforcement:?}"
+    );
+    assert!(
+        enforcement.network_namespace && enforcement.pid_namespace && enforcement.user_namespace,
+        "namespaces must be in force: {enforcement:?}"
+    );
+    outcome
+}
+
+fn log(outcome: &SandboxOutcome) -> String {
+    String::from_utf8_lossy(&outcome.log).into_owned()
+}
+
+/// The same shell script outside the sandbox, to show the attack works when unconfined.
+fn unconfined(shell: &str, dir: &Path, script: &str) -> std::process::Output {
+    Command::new(shell)
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("runs unconfined")
+}
+
+/// A `sleep` duration no other process on the machine uses, to find leftovers by command line.
+fn unique_sleep() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "1000.{}{:03}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Live (non-zombie) processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let path = entry.path();
+        let Ok(cmdline) = fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let zombie = fs::read_to_string(path.join("stat"))
+            .map(|stat| stat.contains(") Z "))
+            .unwrap_or(true);
+        if cmdline.contains(marker) && !zombie {
+            found.push(format!("{}: {cmdline}", path.display()));
+        }
+    }
+    found
+}
+
+/// Polls (with a deadline) until no process with `marker` is left.
+fn assert_nothing_left(marker: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = processes_with(marker);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "processes left behind: {left:?}");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn tcp_connect_to_a_host_listener_is_denied() {
+    let checkout = TempDir::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = format!("echo hello > /dev/tcp/127.0.0.1/{port} && echo CONNECTED");
+
+    let outcome = run_confined(&bash(checkout.path(), &script));
+    assert_eq!(outcome.end, End::Exited(1), "{}", log(&outcome));
+    assert!(!log(&outcome).contains("CONNECTED"));
+    // EACCES is Landlock's answer; without it the network namespace would say "unreachable".
+    assert!(
+        log(&outcome).contains("Permission denied"),
+        "{}",
+        log(&outcome)
+    );
+
+    let outside = unconfined("bash", checkout.path(), &script);
+    assert!(
+        String::from_utf8_lossy(&outside.stdout).contains("CONNECTED"),
+        "the same connect works unconfined, so the test can fail"
+    );
+    let (mut accepted, _) = listener.accept().unwrap();
+    let mut received = String::new();
+    accepted.read_to_string(&mut received).unwrap();
+    assert_eq!(
+        received, "hello\n",
+        "only the unconfined run reached the listener"
+    );
+}
+
+#[test]
+fn udp_and_dns_queries_to_the_host_never_arrive() {
+    let checkout = TempDir::new().unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    // Something shaped like a DNS query for example.com.
+    let script = format!(
+        "printf '\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x07example\\x03com\\x00\\x00\\x01\\x00\\x01' > /dev/udp/127.0.0.1/{port} && echo SENT"
+    );
+
+    let outcome = run_confined(&bash(checkout.path(), &script));
+    assert_eq!(outcome.end, End::Exited(1), "{}", log(&outcome));
+    assert!(
+        log(&outcome).contains("Network is unreachable")
+            || log(&outcome).contains("Permission denied"),
+        "{}",
+        log(&outcome)
+    );
+    let mut buffer = [0u8; 512];
+    assert!(
+        socket.recv(&mut buffer).is_err(),
+        "a datagram left the sandbox"
+    );
+
+    let outside = unconfined("bash", checkout.path(), &script);
+    assert!(String::from_utf8_lossy(&outside.stdout).contains("SENT"));
+    socket
+        .recv(&mut buffer)
+        .expect("the unconfined datagram arrives");
+    assert_eq!(&buffer[13..20], b"example");
+}
+
+#[test]
+fn network_to_anything_fails() {
+    let checkout = TempDir::new().unwrap();
+    let script = "for target in 1.1.1.1/53 8.8.8.8/443 10.255.255.53/53 192.0.2.1/80; do \
+                    (echo x > /dev/tcp/$target) 2>&1 && echo REACHED $target; \
+                    (echo x > /dev/udp/$target) 2>&1 && echo REACHED $target; \
+                  done; getent hosts example.com && echo RESOLVED; true";
+    let outcome = run_confined(&bash(checkout.path(), script));
+    let log = log(&outcome);
+    assert_eq!(outcome.end, End::Exited(0), "{log}");
+    assert!(!log.contains("REACHED"), "{log}");
+    assert!(!log.contains("RESOLVED"), "{log}");
+}
+
+#[test]
+fn writes_outside_the_writable_directories_fail_with_eacces() {
+    let checkout = TempDir::new().unwrap();
+    let elsewhere = TempDir::new().unwrap();
+    let script = format!(
+        "echo ok > built.txt && echo BUILT; \
+         echo x > {elsewhere}/planted && echo PLANTED; \
+         echo x > /tmp/locara-sandbox-escape-{pid} && echo TMP; \
+         mkdir {elsewhere}/dir && echo MKDIR; true",
+        elsewhere = elsewhere.path().display(),
+        pid = std::process::id(),
+    );
+    let outcome = run_confined(&sh(checkout.path(), &script));
+    let log = log(&outcome);
+    assert!(log.contains("BUILT"), "{log}");
+    assert_eq!(
+        fs::read_to_string(checkout.path().join("built.txt")).unwrap(),
+        "ok\n"
+    );
+    for escaped in ["PLANTED", "TMP", "MKDIR"] {
+        assert!(!log.contains(escaped), "{escaped} in {log}");
+    }
+    assert!(log.matches("Permission denied").count() >= 3, "{log}");
+    assert!(!elsewhere.path().join("planted").exists());
+    assert!(!elsewhere.path().join("dir").exists());
+    let tmp_file = format!("/tmp/locara-sandbox-escape-{}", std::process::id());
+    assert!(!Path::new(&tmp_file).exists());
+
+    // Unconfined, the same script plants the file: the test can fail.
+    let outside = unconfined("sh", checkout.path(), &script);
+    assert!(String::from_utf8_lossy(&outside.stdout).contains("PLANTED"));
+    let _ = fs::remove_file(tmp_file);
+}
+
+#[test]
+fn reading_a_directory_that_is_not_listed_fails() {
+    let checkout = TempDir::new().unwrap();
+    let secrets = TempDir::new().unwrap();
+    fs::write(secrets.path().join("secret"), "hunter2\n").unwrap();
+    let script = format!(
+        "cat {secrets}/secret; ls {secrets}; cat /etc/shadow; ls /; true",
+        secrets = secrets.path().display()
+    );
+    let outcome = run_confined(&sh(checkout.path(), &script));
+    let log = log(&outcome);
+    assert!(!log.contains("hunter2"), "{log}");
+    assert!(!log.contains("secret\n"), "the listing leaked: {log}");
+    assert!(log.matches("Permission denied").count() >= 4, "{log}");
+
+    let outside = unconfined("sh", checkout.path(), &script);
+    assert!(String::from_utf8_lossy(&outside.stdout).contains("hunter2"));
+}
+
+#[test]
+fn sleep_is_killed_at_the_wall_clock_limit_and_its_group_is_gone() {
+    let checkout = TempDir::new().unwrap();
+    let marker = unique_sleep();
+    let mut spec = spec(checkout.path(), &["sleep", &marker]);
+    spec.wall_clock = Duration::from_secs(1);
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::TimedOut);
+    assert!(outcome.duration >= Duration::from_secs(1));
+    assert!(
+        outcome.duration < Duration::from_secs(4),
+        "{:?}",
+        outcome.duration
+    );
+    assert_nothing_left(&marker);
+}
+
+#[test]
+fn background_children_are_killed_at_the_limit() {
+    let checkout = TempDir::new().unwrap();
+    let marker = unique_sleep();
+    let mut spec = sh(
+        checkout.path(),
+        &format!("sleep {marker} & sleep {marker} & (sleep {marker} &) ; wait"),
+    );
+    spec.wall_clock = Duration::from_secs(1);
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::TimedOut);
+    assert_nothing_left(&marker);
+}
+
+#[test]
+fn children_that_leave_the_process_group_are_killed_too() {
+    let checkout = TempDir::new().unwrap();
+    let marker = unique_sleep();
+    let mut spec = sh(
+        checkout.path(),
+        &format!("setsid sleep {marker} & setsid -f sleep {marker}; exec setsid sleep {marker}"),
+    );
+    spec.wall_clock = Duration::from_secs(1);
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::TimedOut, "{}", log(&outcome));
+    assert_nothing_left(&marker);
+}
+
+#[test]
+fn a_daemon_left_by_a_finished_build_is_killed() {
+    let checkout = TempDir::new().unwrap();
+    let marker = unique_sleep();
+    let spec = sh(
+        checkout.path(),
+        &format!("setsid -f sleep {marker} > /dev/null 2>&1; echo done"),
+    );
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::Exited(0), "{}", log(&outcome));
+    assert!(outcome.duration < Duration::from_secs(10));
+    assert_nothing_left(&marker);
+}
+
+#[test]
+fn output_over_the_cap_ends_with_log_limit() {
+    let checkout = TempDir::new().unwrap();
+    let mut spec = spec(checkout.path(), &["yes", "spam"]);
+    spec.max_log_bytes = 64 * 1024;
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::LogLimit);
+    assert_eq!(outcome.log.len(), 64 * 1024);
+    assert!(outcome.log.starts_with(b"spam\nspam\n"));
+}
+
+#[test]
+fn the_environment_is_exactly_the_given_one() {
+    let checkout = TempDir::new().unwrap();
+    let mut spec = spec(checkout.path(), &["env"]);
+    spec.env = vec![
+        ("PATH".to_owned(), "/usr/bin:/bin".to_owned()),
+        ("HOME".to_owned(), checkout.path().display().to_string()),
+        ("SOURCE_DATE_EPOCH".to_owned(), "1700000000".to_owned()),
+        ("WITH_SPACE".to_owned(), "a b=c".to_owned()),
+    ];
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::Exited(0));
+    // Exactly these variables, nothing added (the order is by name, as std's Command sorts them).
+    let mut expected: Vec<String> = spec
+        .env
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    expected.sort();
+    assert_eq!(log(&outcome).lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn a_file_over_the_size_limit_fails() {
+    let checkout = TempDir::new().unwrap();
+    let mut spec = spec(
+        checkout.path(),
+        &["dd", "if=/dev/zero", "of=big", "bs=65536", "count=64"],
+    );
+    spec.max_file_bytes = 1 << 20;
+    let outcome = run_confined(&spec);
+    const SIGXFSZ: i32 = 25;
+    assert_eq!(outcome.end, End::Signalled(SIGXFSZ), "{}", log(&outcome));
+    assert_eq!(
+        fs::metadata(checkout.path().join("big")).unwrap().len(),
+        1 << 20
+    );
+}
+
+#[test]
+fn a_command_that_does_not_exist_exits_127() {
+    let checkout = TempDir::new().unwrap();
+    let outcome = run_confined(&spec(checkout.path(), &["no-such-program-locara"]));
+    assert_eq!(outcome.end, End::Exited(127));
+    assert!(log(&outcome).contains("no-such-program-locara"));
+}
+
+#[test]
+fn a_writable_path_that_does_not_exist_is_a_setup_error() {
+    let checkout = TempDir::new().unwrap();
+    let mut spec = spec(checkout.path(), &["true"]);
+    spec.writable.push(checkout.path().join("missing"));
+    match run(&spec, &launcher()) {
+        Err(SandboxError::Setup { message }) => assert!(message.contains("missing"), "{message}"),
+        other => panic!("expected a setup error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_launcher_that_reports_nothing_is_an_error() {
+    let checkout = TempDir::new().unwrap();
+    let not_a_launcher = Launcher {
+        program: "/bin/echo".into(),
+        leading_args: Vec::new(),
+    };
+    match run(&spec(checkout.path(), &["true"]), &not_a_launcher) {
+        Err(SandboxError::NoReport { log_excerpt, .. }) => {
+            assert!(log_excerpt.contains("launch"), "{log_excerpt}");
+        }
+        other => panic!("expected NoReport, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_relative_path_is_refused_before_anything_runs() {
+    let mut spec = spec(Path::new("/tmp"), &["true"]);
+    spec.readable.push("usr/lib".into());
+    assert!(matches!(
+        run(&spec, &launcher()),
+        Err(SandboxError::InvalidSpec { .. })
+    ));
+}
+
+#[test]
+fn leading_arguments_reach_a_launcher_behind_a_host_binary() {
+    // `env` stands in for a host binary whose hidden subcommand is the launcher: it passes the
+    // launcher path as a leading argument, and the launcher must re-execute itself correctly.
+    let checkout = TempDir::new().unwrap();
+    let host = Launcher {
+        program: "/usr/bin/env".into(),
+        leading_args: vec![env!("CARGO_BIN_EXE_locara-sandbox-exec").into()],
+    };
+    let outcome = run(&sh(checkout.path(), "echo through-host"), &host).unwrap();
+    assert_eq!(outcome.end, End::Exited(0), "{}", log(&outcome));
+    assert_eq!(log(&outcome), "through-host\n");
+    assert!(outcome.enforcement.filesystem);
+}
+
+#[test]
+fn an_unprivileged_launcher_confines_itself_in_a_user_namespace() {
+    // As root, drop to `nobody` with setpriv before the launcher runs, to exercise the rootless path.
+    if !nix::unistd::getuid().is_root() {
+        // Not root: every other test already ran the unprivileged path.
+        return;
+    }
+    let checkout = TempDir::new().unwrap();
+    let mut permissions = fs::metadata(checkout.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o777);
+    fs::set_permissions(checkout.path(), permissions).unwrap();
+    let unprivileged = Launcher {
+        program: "/usr/bin/setpriv".into(),
+        leading_args: vec![
+            "--reuid=65534".into(),
+            "--regid=65534".into(),
+            "--clear-groups".into(),
+            env!("CARGO_BIN_EXE_locara-sandbox-exec").into(),
+        ],
+    };
+    let outcome = run(
+        &sh(checkout.path(), "id -u; echo x > made; cat /etc/hostname"),
+        &unprivileged,
+    )
+    .unwrap();
+    assert!(outcome.enforcement.user_namespace && outcome.enforcement.filesystem);
+    let log = log(&outcome);
+    assert!(log.starts_with("65534\n"), "{log}");
+    assert!(log.contains("Permission denied"), "{log}");
+    assert!(checkout.path().join("made").exists());
+}
+
+#[test]
+fn enforcement_is_reported() {
+    let checkout = TempDir::new().unwrap();
+    let outcome = run_confined(&spec(checkout.path(), &["true"]));
+    let enforcement = outcome.enforcement;
+    assert!(enforcement.scopes || enforcement.landlock_abi < 6);
+    assert_eq!(
+        enforcement.missing_filesystem_rights.is_empty(),
+        enforcement.landlock_abi >= 9
+    );
+    // gaps() names exactly what is not in force.
+    assert_eq!(enforcement.gaps().is_empty(), enforcement.is_complete());
+    let mut with_missing_dir = spec(checkout.path(), &["true"]);
+    with_missing_dir.readable.push("/no/such/dir".into());
+    let outcome = run_confined(&with_missing_dir);
+    assert_eq!(
+        outcome.enforcement.skipped_readable,
+        vec![PathBuf::from("/no/such/dir")]
+    );
+    let _ = std::io::stdout().flush();
+}
+
+/// Set in the environment of the helper below when another test starts it as a supervisor to kill.
+const SUPERVISOR_MARKER_VAR: &str = "LOCARA_TEST_SUPERVISOR_MARKER";
+
+/// Not a test on its own: the supervisor process of `a_sandbox_dies_with_its_supervisor`.
+#[test]
+#[ignore = "started by a_sandbox_dies_with_its_supervisor"]
+fn supervisor_helper() {
+    let Ok(marker) = std::env::var(SUPERVISOR_MARKER_VAR) else {
+        return;
+    };
+    let checkout = TempDir::new().unwrap();
+    let mut spec = spec(checkout.path(), &["sleep", &marker]);
+    spec.wall_clock = Duration::from_secs(600);
+    let _ = run(&spec, &launcher());
+}
+
+#[test]
+fn a_sandbox_dies_with_its_supervisor() {
+    // If the builder process dies, nobody enforces the wall clock any more: the sandbox must die too.
+    let marker = unique_sleep();
+    let mut supervisor = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "supervisor_helper",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(SUPERVISOR_MARKER_VAR, &marker)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with(&format!("sleep {marker}")).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the sandboxed sleep never started"
+        );
+        assert!(
+            supervisor.try_wait().unwrap().is_none(),
+            "the supervisor ended early"
+        );
+        std::thread::yield_now();
+    }
+    supervisor.kill().unwrap();
+    supervisor.wait().unwrap();
+    assert_nothing_left(&marker);
+}

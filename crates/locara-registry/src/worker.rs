@@ -1,0 +1,409 @@
+//! Build workers: take jobs from the database queue under a lease, build them with the builder, and
+//! finalise each in one transaction (release, log entry, notifications), then re-sign the log and the
+//! app's index.
+//!
+//! A worker renews its lease while building; a killed worker's lease runs out and another worker takes
+//! the job over. A worker that lost its lease cannot finish the job (the store refuses), so a job is never
+//! finished twice. Workers run inside `locara-registry serve` (`build_workers`) and as
+//! `locara-registry worker` processes.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use locara_builder::pipeline::{BuildOutput, BuildRequest, BuilderConfig};
+use locara_builder::sandbox::Launcher;
+use locara_core::capabilities::expansions;
+use locara_core::digest::Digest;
+use locara_core::dsse::Envelope;
+use locara_core::events::{Event, LogEntry, ReleaseRecord};
+use locara_core::manifest::Manifest;
+use locara_core::root::Role;
+use locara_core::time::Timestamp;
+use locara_store::records::{Build, MemberRole, NewRelease};
+
+use crate::http::AppState;
+
+/// How long a claimed job is held without a renewal.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How often an idle worker looks for jobs when nobody wakes it.
+pub const POLL: Duration = Duration::from_secs(2);
+/// How many times a job is taken before repeated worker deaths fail it.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Where the builder finds its tools, decided once at start.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    /// Paths the build may read and execute.
+    pub readable: Vec<PathBuf>,
+    /// `PATH` inside the sandbox.
+    pub path: String,
+}
+
+impl Toolchain {
+    /// The system directories, plus the Rust toolchain's sysroot when `rustc` is installed.
+    pub fn detect() -> Self {
+        let mut readable: Vec<PathBuf> = ["/usr", "/bin", "/lib", "/lib64", "/etc"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let mut path = "/usr/local/bin:/usr/bin:/bin".to_owned();
+        let sysroot = std::process::Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .and_then(|output| String::from_utf8(output.stdout).ok())
+            .map(|text| PathBuf::from(text.trim()));
+        if let Some(sysroot) = sysroot.filter(|path| path.is_dir()) {
+            path = format!("{}:{path}", sysroot.join("bin").display());
+            readable.push(sysroot);
+        }
+        Self { readable, path }
+    }
+}
+
+/// One worker's identity and settings.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// A unique id, recorded as the lease owner.
+    pub id: String,
+    /// Where checkouts and scratch directories go.
+    pub work_dir: PathBuf,
+    /// Tools for builds.
+    pub toolchain: Toolchain,
+    /// The program that enters the sandbox: this binary's hidden `sandbox-exec` subcommand.
+    pub launcher: Launcher,
+}
+
+impl Worker {
+    /// A worker with a fresh id under `data/builds`, entering the sandbox through this executable.
+    pub fn new(data: &std::path::Path, toolchain: Toolchain) -> std::io::Result<Self> {
+        let mut random = [0u8; 6];
+        getrandom::fill(&mut random).map_err(std::io::Error::other)?;
+        let id = format!("{}-{}", std::process::id(), hex::encode(random));
+        Ok(Self {
+            work_dir: data.join("builds").join(&id),
+            id,
+            toolchain,
+            launcher: Launcher {
+                program: std::env::current_exe()?,
+                leading_args: vec![OsString::from(crate::SANDBOX_SUBCOMMAND)],
+            },
+        })
+    }
+}
+
+/// Runs a worker until the process ends: claim, build, finalise, repeat.
+pub async fn run(state: Arc<AppState>, worker: Worker) {
+    tracing::info!(worker = %worker.id, "build worker started");
+    loop {
+        let now = Timestamp::now().unix_seconds();
+        let claimed = state
+            .metadata
+            .claim_build(&worker.id, now, now + LEASE.as_secs(), MAX_ATTEMPTS)
+            .await;
+        match claimed {
+            Ok(Some(build)) => {
+                let id = build.id;
+                if let Err(error) = process(&state, &worker, build).await {
+                    tracing::error!(build = id, error = %format!("{error:#}"), "a build could not be recorded");
+                }
+            }
+            Ok(None) => {
+                tokio::select! {
+                    () = state.builds_waiting.notified() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "claiming a build failed; retrying");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// Builds one claimed job and records the outcome.
+async fn process(state: &Arc<AppState>, worker: &Worker, build: Build) -> anyhow::Result<()> {
+    tracing::info!(build = build.id, app = %build.app, version = %build.version, attempt = build.attempts, "building");
+    let heartbeat = {
+        let state = state.clone();
+        let worker_id = worker.id.clone();
+        let id = build.id;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE / 3).await;
+                let until = Timestamp::now().unix_seconds() + LEASE.as_secs();
+                match state
+                    .metadata
+                    .renew_build_lease(id, &worker_id, until)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(build = id, "lost the lease on a build");
+                        return;
+                    }
+                    Err(error) => tracing::error!(build = id, %error, "renewing a lease failed"),
+                }
+            }
+        })
+    };
+    let outcome = build_job(state, worker, &build).await;
+    heartbeat.abort();
+    let now = Timestamp::now().unix_seconds();
+    let result = match outcome {
+        Ok(output) => finalise(state, worker, &build, output).await,
+        Err((message, log)) => {
+            let log_digest = match log {
+                Some(log) => Some(store_blob(state, &log).await?.to_string()),
+                None => None,
+            };
+            state
+                .metadata
+                .fail_build(build.id, &worker.id, &message, log_digest.as_deref(), now)
+                .await?;
+            tracing::info!(build = build.id, error = %message, "build failed");
+            Ok(())
+        }
+    };
+    // Checkouts, scratch and the artifact's working copy are never kept.
+    let _ = tokio::fs::remove_dir_all(worker.work_dir.join(build.id.to_string())).await;
+    result
+}
+
+type JobError = (String, Option<Vec<u8>>);
+
+/// Runs the builder in a blocking thread.
+async fn build_job(
+    state: &Arc<AppState>,
+    worker: &Worker,
+    build: &Build,
+) -> Result<BuildOutput, JobError> {
+    let plain = |message: String| (message, None);
+    let request = BuildRequest {
+        repository: build.repository.clone(),
+        commit: build
+            .commit
+            .parse()
+            .map_err(|error| plain(format!("stored commit: {error}")))?,
+        app: build
+            .app
+            .parse()
+            .map_err(|error| plain(format!("stored app name: {error}")))?,
+        version: build
+            .version
+            .parse()
+            .map_err(|error| plain(format!("stored version: {error}")))?,
+    };
+    let config = BuilderConfig {
+        work_dir: worker.work_dir.join(build.id.to_string()),
+        readable: worker.toolchain.readable.clone(),
+        path: worker.toolchain.path.clone(),
+        wall_clock: Duration::from_secs(state.config.build_timeout_seconds),
+        max_log_bytes: state.config.build_log_max_bytes,
+        max_file_bytes: state.config.build_max_artifact_bytes,
+        max_artifact_bytes: state.config.build_max_artifact_bytes,
+        launcher: worker.launcher.clone(),
+        builder_id: format!("{}/builder", state.public_url),
+        builder_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    if state.trust.role_key(Role::Builder).is_none() {
+        return Err(plain(
+            "this server holds no builder key (keys/builder.key)".to_owned(),
+        ));
+    }
+    let invocation = format!(
+        "{}/builds/{}/{}",
+        state.public_url, build.id, build.attempts
+    );
+    let shared = state.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let key = shared
+            .trust
+            .role_key(Role::Builder)
+            .expect("checked above; the trust never changes while serving");
+        locara_builder::pipeline::build(&request, &config, key, &invocation)
+    })
+    .await
+    .map_err(|error| plain(format!("the build task stopped: {error}")))?;
+    result.map_err(|error| {
+        let log = error.log().map(<[u8]>::to_vec);
+        (error.to_string(), log)
+    })
+}
+
+async fn store_blob(state: &AppState, bytes: &[u8]) -> anyhow::Result<Digest> {
+    let mut reader = bytes;
+    Ok(state.blobs.put(&mut reader, None).await?.digest)
+}
+
+/// The statement's manifest digest (the statement was verified when the build was queued).
+fn statement_manifest(statement: &str) -> anyhow::Result<String> {
+    let envelope = Envelope::from_json(statement.as_bytes())?;
+    let payload: serde_json::Value = serde_json::from_slice(&envelope.payload)?;
+    payload
+        .get("manifest")
+        .and_then(|value| value.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("the stored statement has no manifest digest"))
+}
+
+/// Stores the build's files and records the release, its log entry and notifications in one transaction.
+async fn finalise(
+    state: &Arc<AppState>,
+    worker: &Worker,
+    build: &Build,
+    output: BuildOutput,
+) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    let log_digest = store_blob(state, &output.log).await?.to_string();
+    let log_ref = log_digest.as_str();
+    let fail = |message: String| async move {
+        state
+            .metadata
+            .fail_build(
+                build.id,
+                &worker.id,
+                &message,
+                Some(log_ref),
+                now.unix_seconds(),
+            )
+            .await
+            .map(|_| ())
+    };
+    let expected_manifest = statement_manifest(&build.statement)?;
+    if output.manifest_digest.to_string() != expected_manifest {
+        fail(format!(
+            "locara.toml at commit {} hashes to {}, but the release statement names {}; sign a statement for this commit's manifest",
+            build.commit, output.manifest_digest, expected_manifest
+        ))
+        .await?;
+        return Ok(());
+    }
+    if !output.reproducible && state.config.require_reproducible {
+        fail(format!(
+            "the two builds gave different artifacts ({} and {}) and this registry accepts only reproducible builds",
+            output.artifact_digest, output.second_digest
+        ))
+        .await?;
+        return Ok(());
+    }
+    let mut artifact_file = tokio::fs::File::from_std(output.artifact.open()?);
+    let artifact = state
+        .blobs
+        .put(&mut artifact_file, Some(output.artifact_digest))
+        .await?
+        .digest;
+    let provenance = store_blob(state, &output.provenance).await?;
+    let app = state
+        .metadata
+        .app_by_name(&build.app)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the app of build {} is gone", build.id))?;
+    // The capability difference from the latest release clients may install now.
+    let previous = state
+        .metadata
+        .releases_of(app.id)
+        .await?
+        .into_iter()
+        .filter(|release| {
+            crate::api::releases::effective_state(release, now.unix_seconds()) == "available"
+        })
+        .filter_map(|release| Manifest::parse(&release.manifest).ok())
+        .max_by(|a, b| a.app().version().semver().cmp(b.app().version().semver()));
+    let capabilities = output.manifest.capabilities();
+    let expansion: Vec<String> = match &previous {
+        Some(previous) => expansions(previous.capabilities(), capabilities)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        None => Vec::new(),
+    };
+    let (status, available_at) = if expansion.is_empty() {
+        ("available", now)
+    } else {
+        let until = now
+            .checked_add_seconds(u64::from(state.config.cooldown_hours) * 3600)
+            .unwrap_or(now);
+        ("cooling-down", until)
+    };
+    let manifest_text = output.manifest_text.clone();
+    let record = ReleaseRecord {
+        app: build.app.clone(),
+        version: build.version.clone(),
+        repository: build.repository.clone(),
+        commit: build.commit.clone(),
+        manifest: manifest_text.clone(),
+        manifest_digest: output.manifest_digest.to_string(),
+        artifact: artifact.to_string(),
+        provenance: provenance.to_string(),
+        key_id: build.key_id.clone(),
+        statement: build.statement.clone(),
+        capabilities: capabilities.describe(),
+        expansion: expansion.clone(),
+        status: status.to_owned(),
+        available_at,
+        reproducible: output.reproducible,
+    };
+    let entry = LogEntry::new(now, Event::ReleasePublished(Box::new(record))).to_bytes()?;
+    let publisher = state
+        .metadata
+        .publisher_by_name(build.app.split('/').next().unwrap_or_default())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the publisher of build {} is gone", build.id))?;
+    let body = serde_json::json!({
+        "event": "release",
+        "app": build.app,
+        "version": build.version,
+        "status": status,
+        "available_at": available_at.to_string(),
+        "expansion": expansion,
+        "build": build.id,
+        "artifact": artifact.to_string(),
+    })
+    .to_string();
+    let notifications = state
+        .metadata
+        .members(publisher.id)
+        .await?
+        .into_iter()
+        .filter(|member| member.role == MemberRole::Owner)
+        .map(|member| (member.account_id, body.clone()))
+        .collect();
+    let release = NewRelease {
+        version: build.version.clone(),
+        commit: build.commit.clone(),
+        repository: build.repository.clone(),
+        manifest: manifest_text,
+        manifest_digest: output.manifest_digest.to_string(),
+        artifact_digest: artifact.to_string(),
+        provenance_digest: provenance.to_string(),
+        key_id: build.key_id.clone(),
+        statement: build.statement.clone(),
+        capabilities: serde_json::to_string(&capabilities.describe())?,
+        expansion: serde_json::to_string(&expansion)?,
+        state: status.to_owned(),
+        available_at: available_at.unix_seconds(),
+        reproducible: output.reproducible,
+        created_at: now.unix_seconds(),
+    };
+    let recorded = state
+        .metadata
+        .finish_build(
+            build.id,
+            &worker.id,
+            release,
+            &log_digest,
+            entry,
+            notifications,
+        )
+        .await?;
+    state.log_grew().await;
+    crate::index::refresh_app(state, &app).await;
+    state.outbox_waiting.notify_one();
+    tracing::info!(build = build.id, app = %build.app, version = %build.version, status, reproducible = output.reproducible, log_index = recorded.log_index, "release recorded");
+    Ok(())
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("Hello from demo/hello-rust, built by Locara!");
+}
