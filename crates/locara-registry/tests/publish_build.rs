@@ -1,0 +1,363 @@
+//! Publish → build → release, end to end over real HTTP against the real binary, with a real git
+//! repository made in a temp dir and the real builder (sandbox, two builds, provenance).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::api::{Api, User, sign_up_with_two_factor, verify_by_dns};
+use locara_core::digest::Digest;
+use locara_core::dsse::Envelope;
+use locara_core::events::{Event, LogEntry};
+use locara_core::index::AppIndex;
+use locara_core::keys::SigningKey;
+use locara_core::root::{Role, Root};
+use locara_core::statement::provenance::verify_provenance;
+use locara_core::statement::release::ReleaseStatement;
+use locara_core::time::Timestamp;
+use locara_testkit::dns::DnsServer;
+use serde_json::{Value, json};
+
+const HELLO_C: &str =
+    "#include <stdio.h>\nint main(void) { puts(\"hello from alice\"); return 0; }\n";
+
+fn manifest(version: &str, network: &str) -> String {
+    format!(
+        "[app]\nname = \"alice/hello\"\nversion = \"{version}\"\ndescription = \"Says hello\"\nlicense = \"MIT\"\n\
+         source = \"https://git.example/alice/hello\"\n\n[build]\ncommand = [\"cc\", \"-O2\", \"-o\", \"hello\", \"hello.c\"]\n\
+         outputs = {{ \"bin/hello\" = \"hello\" }}\nentry = \"bin/hello\"\n\n[capabilities]\nnetwork = [{network}]\n"
+    )
+}
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Alice")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.test")
+        .env("GIT_COMMITTER_NAME", "Alice")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.test")
+        .env("GIT_AUTHOR_DATE", "2026-11-01T12:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-11-01T12:00:00Z")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Commits `manifest` (and the C source) and returns the commit and the manifest's digest.
+fn commit(repo: &Path, manifest: &str, message: &str) -> (String, Digest) {
+    std::fs::write(repo.join("hello.c"), HELLO_C).unwrap();
+    std::fs::write(repo.join("locara.toml"), manifest).unwrap();
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", message]);
+    (
+        git(repo, &["rev-parse", "HEAD"]),
+        Digest::of_bytes(manifest.as_bytes()),
+    )
+}
+
+struct World {
+    _data: tempfile::TempDir,
+    _dns: DnsServer,
+    server: common::Server,
+    api: Api,
+    alice: User,
+    key: SigningKey,
+    repo: tempfile::TempDir,
+    repository: String,
+}
+
+async fn world() -> World {
+    let dns = DnsServer::start("example.test").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let resolver = dns.address().to_string();
+    let server = common::start_with(data.path(), &[("LOCARA_REGISTRY_DNS_RESOLVER", &resolver)]);
+    let api = Api::new(&server.url);
+    let mut alice = sign_up_with_two_factor(&api, "alice").await;
+    verify_by_dns(&api, &dns, &mut alice, "alice", "alice.example.test").await;
+    let repo = tempfile::tempdir().unwrap();
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    let repository = format!("file://{}", repo.path().display());
+    let body = json!({"name": "alice/hello", "repository": repository});
+    let reply = api
+        .call("POST", "/api/v1/apps", Some(&alice.token), None, Some(body))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let key = SigningKey::generate().unwrap();
+    let code = alice.otp().await;
+    let body = json!({"public_key": key.public_key().to_base64()});
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/publishers/alice/keys",
+            Some(&alice.token),
+            Some(&code),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    World {
+        _data: data,
+        _dns: dns,
+        server,
+        api,
+        alice,
+        key,
+        repo,
+        repository,
+    }
+}
+
+impl World {
+    /// Signs and sends a release request; returns the reply.
+    async fn publish(
+        &mut self,
+        version: &str,
+        commit: &str,
+        manifest: Digest,
+    ) -> common::api::Reply {
+        let code = self.alice.otp().await;
+        self.publish_with(version, commit, manifest, &code).await
+    }
+
+    /// Like [`Self::publish`] with a given code (for requests refused before the code is looked at).
+    async fn publish_with(
+        &mut self,
+        version: &str,
+        commit: &str,
+        manifest: Digest,
+        code: &str,
+    ) -> common::api::Reply {
+        let statement = ReleaseStatement {
+            app: "alice/hello".parse().unwrap(),
+            version: version.parse().unwrap(),
+            repository: self.repository.clone(),
+            commit: commit.parse().unwrap(),
+            manifest,
+            created_at: Timestamp::now(),
+        };
+        let envelope: Value = serde_json::from_slice(&statement.sign(&self.key).to_json()).unwrap();
+        self.api
+            .call(
+                "POST",
+                "/api/v1/apps/alice/hello/releases",
+                Some(&self.alice.token.clone()),
+                Some(code),
+                Some(json!({"version": version, "statement": envelope})),
+            )
+            .await
+    }
+
+    /// Waits for build `id` to finish; returns its final view.
+    async fn wait(&self, id: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let reply = self
+                .api
+                .call(
+                    "GET",
+                    &format!("/api/v1/builds/{id}"),
+                    Some(&self.alice.token),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            if matches!(reply.body["state"].as_str(), Some("succeeded" | "failed")) {
+                return reply.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "build {id} did not finish: {}",
+                reply.body
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn bytes(&self, path: &str) -> Vec<u8> {
+        let (status, bytes) = common::fetch(&format!("{}{path}", self.server.url)).await;
+        assert_eq!(status, 200, "{path}");
+        bytes
+    }
+}
+
+#[tokio::test]
+async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
+    let mut world = world().await;
+    let (commit_1, manifest_1) = commit(world.repo.path(), &manifest("1.0.0", ""), "one");
+    let reply = world.publish("1.0.0", &commit_1, manifest_1).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let build = world.wait(reply.body["id"].as_i64().unwrap()).await;
+    assert_eq!(build["state"], "succeeded", "{build}");
+
+    let releases = world
+        .api
+        .get("/api/v1/apps/alice/hello/releases")
+        .await
+        .body;
+    let release = &releases[0];
+    assert_eq!(
+        (release["version"].as_str(), release["state"].as_str()),
+        (Some("1.0.0"), Some("available"))
+    );
+    assert_eq!(
+        release["reproducible"], true,
+        "a C program without debug info builds the same twice"
+    );
+    assert_eq!(release["commit"], commit_1.as_str());
+
+    // The artifact is served by digest and hashes to it.
+    let artifact: Digest = release["artifact"].as_str().unwrap().parse().unwrap();
+    let hex = &artifact.to_string()["sha256:".len()..];
+    let artifact_bytes = world.bytes(&format!("/blobs/sha256/{hex}")).await;
+    assert_eq!(Digest::of_bytes(&artifact_bytes), artifact);
+    // The provenance verifies under the root's builder key, names this artifact, repository and commit.
+    let root_bytes = world.bytes("/root.json").await;
+    let root = Root::load_pinned(&root_bytes, &world.server.root_digest).unwrap();
+    let provenance: Digest = release["provenance"].as_str().unwrap().parse().unwrap();
+    let envelope = world
+        .bytes(&format!(
+            "/blobs/sha256/{}",
+            &provenance.to_string()["sha256:".len()..]
+        ))
+        .await;
+    let envelope = Envelope::from_json(&envelope).unwrap();
+    let verified = verify_provenance(
+        &envelope,
+        root.role_keys(Role::Builder),
+        &artifact,
+        &world.repository,
+        &commit_1.parse().unwrap(),
+    )
+    .unwrap();
+    assert!(verified.builder_id().starts_with(&world.server.url));
+    let other = Digest::of_bytes(b"other");
+    assert!(
+        verify_provenance(
+            &envelope,
+            root.role_keys(Role::Builder),
+            &other,
+            &world.repository,
+            &commit_1.parse().unwrap()
+        )
+        .is_err()
+    );
+
+    // The signed index lists it; the log records it with everything a client checks.
+    let index: AppIndex = root
+        .verify_metadata(
+            &world.bytes("/index/alice/hello.json").await,
+            Timestamp::now(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(index.releases.len(), 1);
+    assert_eq!(
+        (index.releases[0].artifact, index.releases[0].provenance),
+        (artifact, provenance)
+    );
+    let log_index = release["log_index"].as_u64().unwrap();
+    let entry =
+        LogEntry::from_bytes(&world.bytes(&format!("/log/entries/{log_index}")).await).unwrap();
+    let Event::ReleasePublished(record) = entry.event else {
+        panic!("not a release entry")
+    };
+    assert_eq!(record.manifest, manifest("1.0.0", ""));
+    assert_eq!(record.manifest_digest, manifest_1.to_string());
+    assert_eq!(
+        (record.artifact.as_str(), record.commit.as_str()),
+        (artifact.to_string().as_str(), commit_1.as_str())
+    );
+    assert_eq!(record.key_id, world.key.key_id().to_string());
+    assert!(record.expansion.is_empty() && record.status == "available");
+    let checkpoint = String::from_utf8(world.bytes("/log/checkpoint").await).unwrap();
+    let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    assert!(size > log_index, "the checkpoint covers the release entry");
+
+    // The build log is kept and readable by the publisher's members.
+    let (status, log) = {
+        let reply = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/builds/{}/log",
+                world.server.url, build["id"]
+            ))
+            .bearer_auth(&world.alice.token)
+            .send()
+            .await
+            .unwrap();
+        (reply.status().as_u16(), reply.text().await.unwrap())
+    };
+    assert_eq!(status, 200);
+    assert!(log.contains("cc") || log.contains("build 1"), "{log}");
+
+    // A release asking for more (network access) cools down, and an owner can cancel it.
+    let (commit_2, manifest_2) = commit(
+        world.repo.path(),
+        &manifest("1.1.0", "\"api.example.com:443\""),
+        "two",
+    );
+    let reply = world.publish("1.1.0", &commit_2, manifest_2).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let build_2 = world.wait(reply.body["id"].as_i64().unwrap()).await;
+    assert_eq!(build_2["state"], "succeeded", "{build_2}");
+    let releases = world
+        .api
+        .get("/api/v1/apps/alice/hello/releases")
+        .await
+        .body;
+    assert_eq!(releases[1]["state"], "cooling-down");
+    let expansion = releases[1]["expansion"].to_string();
+    assert!(expansion.contains("api.example.com"), "{expansion}");
+    let code = world.alice.otp().await;
+    let reply = world
+        .api
+        .call(
+            "POST",
+            "/api/v1/apps/alice/hello/releases/1.1.0/cancel",
+            Some(&world.alice.token),
+            Some(&code),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["state"].as_str()),
+        (200, Some("cancelled")),
+        "{}",
+        reply.body
+    );
+
+    // Released versions are never published again, whatever happened to them.
+    for version in ["1.0.0", "1.1.0"] {
+        let reply = world
+            .publish_with(version, &commit_2, manifest_2, "000000")
+            .await;
+        assert_eq!(reply.status, 409, "{version}: {}", reply.body);
+    }
+
+    // A statement whose version differs from the manifest at the commit: the build fails, no release.
+    let reply = world.publish("1.2.0", &commit_2, manifest_2).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let failed = world.wait(reply.body["id"].as_i64().unwrap()).await;
+    assert_eq!(failed["state"], "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("1.1.0") && error.contains("1.2.0"),
+        "{error}"
+    );
+    assert_eq!(
+        world
+            .api
+            .get("/api/v1/apps/alice/hello/releases")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
