@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod demo;
 pub mod dns;
 pub mod freshness;
 pub mod http;

@@ -39,6 +39,12 @@ enum Command {
         /// TOML configuration file [env LOCARA_REGISTRY_CONFIG].
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Seed a `demo` publisher and publish the example apps through the real builder.
+        #[arg(long)]
+        demo: bool,
+        /// Where the demo's example apps are (each a directory with a locara.toml).
+        #[arg(long, default_value = "examples", requires = "demo")]
+        demo_apps: PathBuf,
     },
     /// Run build workers only (no HTTP): they take jobs from the same database as `serve`.
     Worker {
@@ -151,7 +157,13 @@ fn main() -> std::process::ExitCode {
             data,
             listen,
             config,
-        } => serve(config, Overrides { listen, data }),
+            demo,
+            demo_apps,
+        } => serve(
+            config,
+            Overrides { listen, data },
+            demo.then_some(demo_apps),
+        ),
         Command::Worker {
             data,
             config,
@@ -184,7 +196,11 @@ fn report(error: &anyhow::Error) -> String {
     text
 }
 
-fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
+fn serve(
+    config_file: Option<PathBuf>,
+    flags: Overrides,
+    demo: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let config = Config::load(config_file.as_deref(), std::env::vars(), &flags)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -283,7 +299,21 @@ fn serve(config_file: Option<PathBuf>, flags: Overrides) -> anyhow::Result<()> {
             state.clone(),
             Duration::from_secs(config.timestamp_interval_seconds),
         ));
-        start_workers(&state, &config, config.build_workers)?;
+        if let Some(examples) = &demo {
+            let queued = locara_registry::demo::seed(&state, &config.data, examples)
+                .await
+                .context("cannot seed the demo")?;
+            let mut stdout = std::io::stdout().lock();
+            let mut text = format!(
+                "demo: publisher `demo` seeded; {} release(s) queued for the builder{}\n",
+                queued.len(),
+                if queued.is_empty() { String::new() } else { format!(": {}", queued.join(", ")) }
+            );
+            text.push_str("demo: then try `locara info demo/hello-c`\n");
+            let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+        }
+        let workers = if demo.is_some() { config.build_workers.max(1) } else { config.build_workers };
+        start_workers(&state, &config, workers)?;
         tokio::spawn(locara_registry::outbox::run(state.clone()));
         let app = router(state);
         axum::serve(listener, app)

@@ -33,9 +33,20 @@ pub fn start_with(data: &Path, environment: &[(&str, &str)]) -> Server {
 
 /// Like [`start_with`], with the server's logs (stderr) going to `logs`.
 pub fn start_logging(data: &Path, environment: &[(&str, &str)], logs: Stdio) -> Server {
+    start_serving(data, environment, logs, &[])
+}
+
+/// Starts `locara-registry serve` with extra arguments after the listen address and data directory.
+pub fn start_serving(
+    data: &Path,
+    environment: &[(&str, &str)],
+    logs: Stdio,
+    extra: &[&std::ffi::OsStr],
+) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_locara-registry"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(extra)
         .env_remove("LOCARA_REGISTRY_CONFIG")
         .envs(environment.iter().copied())
         .stdout(Stdio::piped())
@@ -45,7 +56,10 @@ pub fn start_logging(data: &Path, environment: &[(&str, &str)], logs: Stdio) -> 
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
     let (mut url, mut digest, mut banner) = (None, None, Vec::new());
-    while url.is_none() || digest.is_none() {
+    // With --demo, the seeding report follows the banner.
+    let demo = extra.iter().any(|argument| *argument == "--demo");
+    let mut seeded = !demo;
+    while url.is_none() || digest.is_none() || !seeded {
         assert!(Instant::now() < deadline, "no start banner; got {banner:?}");
         let line = lines
             .next()
@@ -53,6 +67,9 @@ pub fn start_logging(data: &Path, environment: &[(&str, &str)], logs: Stdio) -> 
             .unwrap();
         if let Some(rest) = line.strip_prefix("Locara registry listening on ") {
             url = Some(rest.to_owned());
+        }
+        if line.starts_with("demo: then try") {
+            seeded = true;
         }
         if let Some(rest) = line.strip_prefix("root.json: ") {
             digest = Some(rest.parse::<Digest>().expect("a sha256 digest"));

@@ -53,7 +53,7 @@ CREATE TABLE publishers (
     canonical        TEXT NOT NULL UNIQUE,
     kind             TEXT NOT NULL CHECK (kind IN ('user', 'organisation')),
     created_at       INTEGER NOT NULL,
-    verified_method  TEXT CHECK (verified_method IN ('dns', 'oidc')),
+    verified_method  TEXT CHECK (verified_method IN ('dns', 'oidc', 'demo')),
     verified_subject TEXT,
     verified_at      INTEGER
 ) STRICT;
