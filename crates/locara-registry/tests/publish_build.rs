@@ -186,9 +186,49 @@ impl World {
     }
 }
 
+/// A webhook receiver on loopback: answers 500 to the first POST, then 200, and keeps every body.
+async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<Value>>> = Arc::new(Mutex::new(Vec::new()));
+    let seen = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let mut seen = seen.lock().unwrap();
+                seen.push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                if seen.len() == 1 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
 #[tokio::test]
 async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
     let mut world = world().await;
+    // The owner is told of every release at their webhook.
+    let (hook, received) = webhook().await;
+    let code = world.alice.otp().await;
+    let reply = world
+        .api
+        .call(
+            "PUT",
+            "/api/v1/account/webhook",
+            Some(&world.alice.token),
+            Some(&code),
+            Some(json!({"url": hook})),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
     let (commit_1, manifest_1) = commit(world.repo.path(), &manifest("1.0.0", ""), "one");
     let reply = world.publish("1.0.0", &commit_1, manifest_1).await;
     assert_eq!(reply.status, 202, "{}", reply.body);
@@ -278,6 +318,19 @@ async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
     let checkpoint = String::from_utf8(world.bytes("/log/checkpoint").await).unwrap();
     let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
     assert!(size > log_index, "the checkpoint covers the release entry");
+
+    // The owner's webhook was told (its first answer was an error; the notification waits for a retry).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no webhook delivery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = received.lock().unwrap()[0].clone();
+    assert_eq!(
+        (first["app"].as_str(), first["version"].as_str()),
+        (Some("alice/hello"), Some("1.0.0"))
+    );
+    assert_eq!(first["status"], "available");
 
     // The build log is kept and readable by the publisher's members.
     let (status, log) = {
