@@ -153,6 +153,7 @@ fn builder() -> Builder {
         },
         builder_id: "https://locara.dev/builder/test".to_owned(),
         builder_version: env!("CARGO_PKG_VERSION").to_owned(),
+        live_log: None,
     };
     Builder {
         work,

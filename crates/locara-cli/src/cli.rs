@@ -81,6 +81,16 @@ pub enum Command {
     /// App names.
     #[command(subcommand)]
     App(AppCommand),
+    /// Publish a release: sign a release statement for a commit and have the registry build it.
+    #[command(
+        after_help = "Run it in the app's git work tree (or pass --path): the commit is HEAD of a clean work tree unless\n--commit names one, and the app, version and repository come from its locara.toml. The repository in\nthe statement must be the one the app is registered with (--repository overrides the manifest's\n`source`, e.g. file:///abs/path for a registry on this machine).\n\nExamples:\n  locara publish --wait\n  locara publish --commit v1.4.2 --key ci --oidc-token-file \"$ID_TOKEN_FILE\"   # trusted publishing from CI"
+    )]
+    Publish(PublishArgs),
+    /// Builds of release requests: their state and logs (for members of the app's publisher).
+    #[command(subcommand)]
+    Build(BuildCommand),
+    /// Show an app, its verified publisher, repository and releases, checked against its signed index.
+    Info(InfoArgs),
 }
 
 /// `--otp CODE`, for actions that change security state.
@@ -286,6 +296,57 @@ pub enum AppCommand {
         #[arg(long, value_name = "URL")]
         repository: String,
     },
+}
+
+/// Arguments of `locara publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The app's git work tree, whose top holds locara.toml.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub path: PathBuf,
+    /// The commit to release: a full or abbreviated id, a tag or a branch [default: HEAD of a clean work
+    /// tree].
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+    /// The repository the registry builds from [default: the manifest's `source`]; it must be the
+    /// repository the app is registered with.
+    #[arg(long, value_name = "URL")]
+    pub repository: Option<String>,
+    /// The local release key to sign with, as `locara keys generate --name` made it.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub key: KeyName,
+    /// A fresh one-time code from your authenticator app (asked for on a terminal when not given).
+    #[arg(long, value_name = "CODE", conflicts_with = "oidc_token_file")]
+    pub otp: Option<OneTimeCode>,
+    /// Trusted publishing: a file holding the CI job's OIDC identity token, exchanged for a token that can
+    /// publish this app only (no login or one-time code needed).
+    #[arg(long, value_name = "FILE")]
+    pub oidc_token_file: Option<PathBuf>,
+    /// Wait for the build to finish, showing its state changes, then show its log.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `locara build …`.
+#[derive(Debug, Subcommand)]
+pub enum BuildCommand {
+    /// Show a build's state.
+    Status {
+        /// The build id, as `locara publish` prints it.
+        id: u64,
+    },
+    /// Show a finished build's log.
+    Logs {
+        /// The build id, as `locara publish` prints it.
+        id: u64,
+    },
+}
+
+/// Arguments of `locara info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// `publisher/app`.
+    pub name: AppName,
 }
 
 /// `locara registry …`.

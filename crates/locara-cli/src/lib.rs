@@ -6,12 +6,15 @@
 //! - [`credentials`]: API tokens per registry; [`api`]: the HTTP client with RFC 9457 problem errors.
 //! - [`account`], [`publisher`]: the registry's account and publisher API as typed calls;
 //!   [`second_factor`], [`secret`]: one-time codes, recovery codes and other secrets.
-//! - [`keys`]: local release keys.
+//! - [`keys`]: local release keys; [`source`]: the app's git work tree, the commit and manifest a release
+//!   names; [`release`]: release requests, builds, releases and the app index over the API;
+//!   [`app_index`]: the signed app index, verified and compared with the API's answers.
 //! - [`cli`], [`commands`], [`output`], [`prompt`], [`error`]: the command line, one module per command
 //!   group, the one renderer (human or `--json`), questions on a terminal, and exit codes.
 
 pub mod account;
 pub mod api;
+pub mod app_index;
 pub mod cli;
 pub mod commands;
 pub mod credentials;
@@ -24,8 +27,10 @@ pub mod output;
 pub mod prompt;
 pub mod publisher;
 pub mod registry;
+pub mod release;
 pub mod second_factor;
 pub mod secret;
+pub mod source;
 pub mod trust;
 
 use anyhow::Context as _;

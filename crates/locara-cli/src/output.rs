@@ -52,6 +52,17 @@ impl Output {
         }
     }
 
+    /// Prints a line of progress while a command waits: on stdout for people, on stderr with `--json` (so
+    /// stdout stays one JSON document).
+    pub fn progress(&self, message: impl fmt::Display) {
+        if self.json {
+            let _ = writeln!(io::stderr().lock(), "{message}");
+        } else {
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "{message}").and_then(|()| stdout.flush());
+        }
+    }
+
     /// Prints `warning: <message>` on stderr.
     pub fn warn(&self, message: impl fmt::Display) {
         let _ = writeln!(io::stderr().lock(), "warning: {message}");
@@ -70,6 +81,23 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(text)
     }
+}
+
+/// Many lines of text a registry sent (a build log) for showing: lossy UTF-8, line breaks and tabs kept,
+/// carriage returns dropped and every other control character replaced by a space, so it cannot redraw
+/// or reconfigure the terminal.
+pub fn printable_lines(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .filter(|&c| c != '\r')
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Writes `rows` under `header` in columns two spaces apart, each as wide as its widest cell.
@@ -105,6 +133,15 @@ mod tests {
     fn text_from_a_registry_cannot_carry_terminal_escapes() {
         assert_eq!(printable("acme.example"), "acme.example");
         assert_eq!(printable("a\u{1b}[2Jb\nc"), "a [2Jb c");
+    }
+
+    #[test]
+    fn logs_keep_their_lines_but_not_terminal_controls() {
+        assert_eq!(
+            printable_lines(b"step 1\r\n\tok\n\x1b[2Jdone\x07\n"),
+            "step 1\n\tok\n [2Jdone \n"
+        );
+        assert_eq!(printable_lines(b"bad \xff byte"), "bad \u{fffd} byte");
     }
 
     #[test]

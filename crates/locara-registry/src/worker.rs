@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use locara_builder::pipeline::{BuildOutput, BuildRequest, BuilderConfig};
-use locara_builder::sandbox::Launcher;
+use locara_builder::sandbox::{Launcher, LiveLog};
 use locara_core::capabilities::expansions;
 use locara_core::digest::Digest;
 use locara_core::dsse::Envelope;
@@ -21,6 +21,7 @@ use locara_core::events::{Event, LogEntry, ReleaseRecord};
 use locara_core::manifest::Manifest;
 use locara_core::root::Role;
 use locara_core::time::Timestamp;
+use locara_store::NamedPath;
 use locara_store::records::{Build, MemberRole, NewRelease};
 
 use crate::http::AppState;
@@ -31,6 +32,11 @@ pub const LEASE: Duration = Duration::from_secs(60);
 pub const POLL: Duration = Duration::from_secs(2);
 /// How many times a job is taken before repeated worker deaths fail it.
 pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Where a running build's log so far is kept (a derived named file; the finished log is a blob).
+pub fn live_log_path(build: i64) -> NamedPath {
+    NamedPath::new(&format!("builds/{build}/live.log")).expect("a valid named path")
+}
 
 /// Where the builder finds its tools, decided once at start.
 #[derive(Debug, Clone)]
@@ -183,6 +189,7 @@ async fn build_job(
     build: &Build,
 ) -> Result<BuildOutput, JobError> {
     let plain = |message: String| (message, None);
+    let live: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
     let request = BuildRequest {
         repository: build.repository.clone(),
         commit: build
@@ -209,6 +216,33 @@ async fn build_job(
         launcher: worker.launcher.clone(),
         builder_id: format!("{}/builder", state.public_url),
         builder_version: env!("CARGO_PKG_VERSION").to_owned(),
+        live_log: Some(LiveLog(Arc::new({
+            let live = live.clone();
+            move |bytes: &[u8]| {
+                if let Ok(mut buffer) = live.lock() {
+                    buffer.extend_from_slice(bytes);
+                }
+            }
+        }))),
+    };
+    // Publishes the log so far every second, for `locara publish --wait` and `build logs` while building.
+    let flusher = {
+        let state = state.clone();
+        let live = live.clone();
+        let path = live_log_path(build.id);
+        tokio::spawn(async move {
+            let mut written = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let snapshot = live.lock().map(|buffer| buffer.clone()).unwrap_or_default();
+                if snapshot.len() != written {
+                    written = snapshot.len();
+                    if let Err(error) = state.blobs.put_mutable(&path, &snapshot).await {
+                        tracing::warn!(%error, "writing the live build log failed");
+                    }
+                }
+            }
+        })
     };
     if state.trust.role_key(Role::Builder).is_none() {
         return Err(plain(
@@ -227,10 +261,17 @@ async fn build_job(
             .expect("checked above; the trust never changes while serving");
         locara_builder::pipeline::build(&request, &config, key, &invocation)
     })
-    .await
-    .map_err(|error| plain(format!("the build task stopped: {error}")))?;
+    .await;
+    flusher.abort();
+    let result = result.map_err(|error| plain(format!("the build task stopped: {error}")))?;
     result.map_err(|error| {
-        let log = error.log().map(<[u8]>::to_vec);
+        // The builder's own log when the error carries one; otherwise everything written so far.
+        let log = error.log().map(<[u8]>::to_vec).or_else(|| {
+            live.lock()
+                .ok()
+                .map(|buffer| buffer.clone())
+                .filter(|buffer| !buffer.is_empty())
+        });
         (error.to_string(), log)
     })
 }

@@ -83,6 +83,8 @@ pub struct BuilderConfig {
     pub builder_id: String,
     /// The builder's version, recorded in provenance.
     pub builder_version: String,
+    /// Told of the log as it is written (headers and build output), for following a build live.
+    pub live_log: Option<sandbox::LiveLog>,
 }
 
 /// An artifact file in [`BuilderConfig::work_dir`], deleted on drop unless persisted.
@@ -567,14 +569,17 @@ fn build_once(
         // The pipeline never builds unconfined; only the sandbox API offers that choice.
         allow_without_landlock: false,
     };
-    let _ = writeln!(
-        log,
-        "== {build}: {:?} in {} (SOURCE_DATE_EPOCH={}) ==",
+    let header = format!(
+        "== {build}: {:?} in {} (SOURCE_DATE_EPOCH={}) ==\n",
         spec.command,
         checkout.source.display(),
         checkout.source_date_epoch
     );
-    let outcome = sandbox::run(&spec, &config.launcher)
+    log.extend_from_slice(header.as_bytes());
+    if let Some(live) = &config.live_log {
+        (live.0)(header.as_bytes());
+    }
+    let outcome = sandbox::run_streaming(&spec, &config.launcher, config.live_log.as_ref())
         .map_err(|source| BuildError::Sandbox { build, source })?;
     log.extend_from_slice(&outcome.log);
     if !outcome.log.is_empty() && !outcome.log.ends_with(b"\n") {

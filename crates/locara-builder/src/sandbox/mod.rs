@@ -224,6 +224,26 @@ enum Event {
 
 /// Runs `spec.command` in the sandbox through `launcher`; blocks until it ended and nothing is left.
 pub fn run(spec: &SandboxSpec, launcher: &Launcher) -> Result<SandboxOutcome, SandboxError> {
+    run_streaming(spec, launcher, None)
+}
+
+/// Something told of a build's output as it is written (to show the log live); it gets the same bytes
+/// the outcome's log keeps, within the cap.
+#[derive(Clone)]
+pub struct LiveLog(pub std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>);
+
+impl std::fmt::Debug for LiveLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveLog")
+    }
+}
+
+/// Like [`run`], also handing every kept output chunk to `live` as it arrives.
+pub fn run_streaming(
+    spec: &SandboxSpec,
+    launcher: &Launcher,
+    live: Option<&LiveLog>,
+) -> Result<SandboxOutcome, SandboxError> {
     let request_json = request_json(spec)?;
     let (status_reader, status_writer) = io::pipe().map_err(SandboxError::Io)?;
     let (log_reader, log_writer) = io::pipe().map_err(SandboxError::Io)?;
@@ -254,7 +274,7 @@ pub fn run(spec: &SandboxSpec, launcher: &Launcher) -> Result<SandboxOutcome, Sa
     spawn_status_reader(status_reader, events.clone());
     spawn_exit_watcher(group, events);
 
-    let supervised = supervise(spec, &receiver, group, started);
+    let supervised = supervise(spec, &receiver, group, started, live);
     // The launcher is alive or a zombie here, so its pid still names the group: killing it cannot hit
     // an unrelated process. This also kills anything left in the group after a normal end.
     let _ = killpg(group, Signal::SIGKILL);
@@ -366,6 +386,7 @@ fn supervise(
     receiver: &Receiver<Event>,
     group: Pid,
     started: Instant,
+    live: Option<&LiveLog>,
 ) -> Supervised {
     let cap = usize::try_from(spec.max_log_bytes).unwrap_or(usize::MAX);
     let mut deadline = started + spec.wall_clock;
@@ -386,7 +407,13 @@ fn supervise(
         match receiver.recv_timeout(timeout) {
             Ok(Event::Log(bytes)) => {
                 let room = cap.saturating_sub(log.len());
-                log.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                let kept = &bytes[..bytes.len().min(room)];
+                log.extend_from_slice(kept);
+                if let Some(live) = live
+                    && !kept.is_empty()
+                {
+                    (live.0)(kept);
+                }
                 if bytes.len() > room {
                     kill(End::LogLimit, &mut killed, &mut deadline);
                 }

@@ -317,7 +317,7 @@ impl Render for KeyChanged {
 }
 
 /// Loads the local key `name`, saying how to make one if there is none.
-fn load_local_key(context: &Context, name: &KeyName) -> anyhow::Result<SigningKey> {
+pub(crate) fn load_local_key(context: &Context, name: &KeyName) -> anyhow::Result<SigningKey> {
     let path = context.dirs.key_file(name);
     SigningKey::load(&path).map_err(|error| match error {
         KeyFileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {

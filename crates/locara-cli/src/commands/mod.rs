@@ -2,7 +2,10 @@
 
 pub mod account;
 pub mod app;
+pub mod build;
+pub mod info;
 pub mod keys;
+pub mod publish;
 pub mod publisher;
 pub mod registry;
 pub mod token;
@@ -119,5 +122,8 @@ pub async fn dispatch(context: &Context, command: Command) -> anyhow::Result<()>
         Command::Token(command) => token::run(context, command).await,
         Command::Publisher(command) => publisher::run(context, command).await,
         Command::App(command) => app::run(context, command).await,
+        Command::Publish(args) => publish::run(context, args).await,
+        Command::Build(command) => build::run(context, command).await,
+        Command::Info(args) => info::run(context, args).await,
     }
 }

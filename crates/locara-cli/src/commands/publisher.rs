@@ -249,7 +249,7 @@ async fn verify(context: &Context, args: VerifyArgs) -> anyhow::Result<()> {
 }
 
 /// Reads an OIDC identity token (a JWT: one line of base64url parts) from `path`; never echoes it.
-fn read_identity_token(path: &Path) -> anyhow::Result<Secret> {
+pub(crate) fn read_identity_token(path: &Path) -> anyhow::Result<Secret> {
     let failed = || format!("could not read the OIDC token file {}", path.display());
     let mut bytes = zeroize::Zeroizing::new(Vec::new());
     File::open(path)

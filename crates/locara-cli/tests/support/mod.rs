@@ -18,6 +18,7 @@ use locara_core::keys::SigningKey;
 use locara_core::log::SignerKey;
 use locara_core::root::{LogEntry, Role, RootMetadata};
 use locara_core::time::Timestamp;
+use locara_testkit::dns::DnsServer;
 use serde_json::Value;
 
 /// A syntactically valid digest no registry serves.
@@ -313,11 +314,39 @@ pub struct Canned {
     pub body: Vec<u8>,
 }
 
-/// A minimal HTTP/1.1 server on loopback answering GETs from a table of paths (404 otherwise).
+/// A request a [`StaticServer`] received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The method.
+    pub method: String,
+    /// The path (with any query).
+    pub path: String,
+    /// Header names (lower-case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The value of header `name` (lower-case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Responses by path: each request takes the next one, and the last one repeats.
+type Routes = Arc<Mutex<HashMap<String, Vec<Canned>>>>;
+
+/// A minimal HTTP/1.1 server on loopback answering from a table of paths, whatever the method (404
+/// otherwise), and recording every request.
 pub struct StaticServer {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
-    routes: Arc<Mutex<HashMap<String, Canned>>>,
+    routes: Routes,
+    requests: Arc<Mutex<Vec<Recorded>>>,
     stop: Arc<AtomicBool>,
     address: std::net::SocketAddr,
     thread: Option<JoinHandle<()>>,
@@ -328,17 +357,18 @@ impl StaticServer {
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
-        let routes: Arc<Mutex<HashMap<String, Canned>>> = Arc::default();
+        let routes: Routes = Arc::default();
+        let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (routes, stop) = (routes.clone(), stop.clone());
+            let (routes, requests, stop) = (routes.clone(), requests.clone(), stop.clone());
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        answer(stream, &routes);
+                        answer(stream, &routes, &requests);
                     }
                 }
             })
@@ -346,6 +376,7 @@ impl StaticServer {
         Self {
             url: format!("http://{address}"),
             routes,
+            requests,
             stop,
             address,
             thread: Some(thread),
@@ -359,14 +390,33 @@ impl StaticServer {
 
     /// Serves any response at `path`.
     pub fn put_response(&self, path: &str, status: u16, content_type: &str, body: &[u8]) {
-        self.routes.lock().unwrap().insert(
-            path.to_owned(),
-            Canned {
+        self.put_sequence(
+            path,
+            vec![Canned {
                 status,
                 content_type: content_type.to_owned(),
                 body: body.to_vec(),
-            },
+            }],
         );
+    }
+
+    /// Serves `responses` at `path` in turn, repeating the last one.
+    pub fn put_sequence(&self, path: &str, responses: Vec<Canned>) {
+        assert!(!responses.is_empty());
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), responses);
+    }
+
+    /// Stops serving `path` (it answers 404).
+    pub fn remove(&self, path: &str) {
+        self.routes.lock().unwrap().remove(path);
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
     }
 
     /// Serves a chain of roots as a registry does: `/root/<N>.root.json` each, `/root.json` the last.
@@ -391,7 +441,11 @@ impl Drop for StaticServer {
     }
 }
 
-fn answer(mut stream: TcpStream, routes: &Mutex<HashMap<String, Canned>>) {
+fn answer(
+    mut stream: TcpStream,
+    routes: &Mutex<HashMap<String, Vec<Canned>>>,
+    requests: &Mutex<Vec<Recorded>>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -402,17 +456,42 @@ fn answer(mut stream: TcpStream, routes: &Mutex<HashMap<String, Canned>>) {
         }
     }
     let head = String::from_utf8_lossy(&head);
-    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let canned = routes
-        .lock()
-        .unwrap()
-        .get(&path)
-        .cloned()
-        .unwrap_or(Canned {
-            status: 404,
-            content_type: "text/plain".to_owned(),
-            body: b"not found\n".to_vec(),
-        });
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or("").split_whitespace();
+    let method = request_line.next().unwrap_or("GET").to_owned();
+    let path = request_line.next().unwrap_or("/").to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .and_then(|(_, value)| value.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    if stream.read_exact(&mut body).is_err() {
+        return;
+    }
+    requests.lock().unwrap().push(Recorded {
+        method,
+        path: path.clone(),
+        headers,
+        body,
+    });
+    let canned = {
+        let mut routes = routes.lock().unwrap();
+        match routes.get_mut(&path) {
+            Some(responses) if responses.len() > 1 => Some(responses.remove(0)),
+            Some(responses) => responses.first().cloned(),
+            None => None,
+        }
+    }
+    .unwrap_or(Canned {
+        status: 404,
+        content_type: "text/plain".to_owned(),
+        body: b"not found\n".to_vec(),
+    });
     let reply = format!(
         "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         canned.status,
@@ -689,5 +768,247 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Canned {
+    /// A JSON response.
+    pub fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json".to_owned(),
+            body: serde_json::to_vec(body).unwrap(),
+        }
+    }
+
+    /// A plain-text response.
+    pub fn text(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8".to_owned(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// The `locara.toml` of the test app `alice/notes` 1.0.0 (docs/manifest.md).
+pub const NOTES_MANIFEST: &str = r#"[app]
+name = "alice/notes"
+version = "1.0.0"
+description = "Notes, searched locally"
+license = "MIT"
+source = "https://git.example/alice/notes"
+
+[build]
+command = ["sh", "-c", "mkdir -p out && echo hi > out/hi"]
+outputs = { "bin/hi" = "out/hi" }
+entry = "bin/hi"
+"#;
+
+/// A real git repository holding an app, made with `git` under fixed identities and dates and without
+/// the user's or system's git configuration.
+pub struct AppRepository {
+    _dir: tempfile::TempDir,
+    /// The work tree (canonical, absolute).
+    pub root: PathBuf,
+}
+
+impl AppRepository {
+    /// A repository whose one commit holds `manifest` as `locara.toml`.
+    pub fn new(manifest: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap().join("notes");
+        std::fs::create_dir(&root).unwrap();
+        let repository = Self { _dir: dir, root };
+        repository.git(&["init", "--quiet", "--initial-branch=main"]);
+        repository.commit_file("locara.toml", manifest, "notes 1.0.0");
+        repository
+    }
+
+    /// Runs `git ARGS` in the work tree and returns its trimmed stdout; panics if git fails.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Alice")
+            .env("GIT_AUTHOR_EMAIL", "alice@example.test")
+            .env("GIT_COMMITTER_NAME", "Alice")
+            .env("GIT_COMMITTER_EMAIL", "alice@example.test")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .expect("git runs (it is installed with the test tools)");
+        assert!(output.status.success(), "git {args:?} failed: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Writes `name` and commits it.
+    pub fn commit_file(&self, name: &str, content: &str, message: &str) {
+        std::fs::write(self.root.join(name), content).unwrap();
+        self.git(&["add", name]);
+        self.git(&["commit", "--quiet", "-m", message]);
+    }
+
+    /// The full id of HEAD.
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// `file://` and the work tree's absolute path: what the app is registered with for a registry on
+    /// this machine.
+    pub fn file_url(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
+    /// The work tree as a string, for `--path`.
+    pub fn path(&self) -> &str {
+        self.root.to_str().unwrap()
+    }
+}
+
+/// A registry (queued builds stay queued: no build workers) with a DNS server, and a client logged in
+/// as `alice` with two-factor authentication, whose personal publisher is verified by DNS, with a local
+/// key `default` registered for it, and the app `alice/notes` registered with a local git repository.
+pub struct Publishing {
+    /// The registry and the client.
+    pub world: World,
+    /// Alice's authenticator.
+    pub authenticator: Authenticator,
+    /// The app's repository.
+    pub repository: AppRepository,
+    _dns: DnsServer,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// The domain alice's publisher is verified with.
+pub const ALICE_DOMAIN: &str = "alice.example.test";
+
+impl Publishing {
+    /// Sets everything up, with `environment` for the registry besides the DNS resolver and no workers.
+    pub fn start_with(environment: &[(&str, &str)]) -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let dns = runtime.block_on(DnsServer::start("example.test")).unwrap();
+        let resolver = dns.address().to_string();
+        let mut settings = vec![
+            ("LOCARA_REGISTRY_DNS_RESOLVER", resolver.as_str()),
+            ("LOCARA_REGISTRY_BUILD_WORKERS", "0"),
+        ];
+        settings.extend_from_slice(environment);
+        let world = World::start_with(&settings);
+        let client = &world.client;
+        let mut authenticator = world.sign_up_with_two_factor("alice");
+        let challenge = client
+            .run(&[
+                "--json",
+                "publisher",
+                "verify",
+                "alice",
+                "--dns",
+                ALICE_DOMAIN,
+            ])
+            .success()
+            .json();
+        let record = challenge["record_value"].as_str().unwrap();
+        runtime
+            .block_on(dns.set_txt("_locara-challenge.alice.example.test", &[record]))
+            .unwrap();
+        client
+            .run(&[
+                "publisher",
+                "verify",
+                "alice",
+                "--dns",
+                ALICE_DOMAIN,
+                "--check",
+                "--otp",
+                &authenticator.code(),
+            ])
+            .success();
+        client.run(&["keys", "generate"]).success();
+        client
+            .run(&[
+                "keys",
+                "register",
+                "--publisher",
+                "alice",
+                "--otp",
+                &authenticator.code(),
+            ])
+            .success();
+        let repository = AppRepository::new(NOTES_MANIFEST);
+        client
+            .run(&[
+                "app",
+                "register",
+                "alice/notes",
+                "--repository",
+                &repository.file_url(),
+            ])
+            .success();
+        Self {
+            world,
+            authenticator,
+            repository,
+            _dns: dns,
+            runtime,
+        }
+    }
+
+    /// [`Publishing::start_with`] without extra settings.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.world.client
+    }
+
+    /// The runtime the DNS server runs on, for other async test servers.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+}
+
+/// A stand-in registry on a [`StaticServer`]: a root of trust (index role: `key(40)`), pinned by a fresh
+/// client as `main`, with a stored API token. Tests put the API answers they need.
+pub struct FakeRegistry {
+    /// The server.
+    pub server: StaticServer,
+    /// The client, pinned to it and "logged in".
+    pub client: Client,
+}
+
+/// The API token the [`FakeRegistry`]'s client holds.
+pub const FAKE_TOKEN: &str = "locara_pat_fake0123";
+
+impl FakeRegistry {
+    /// Starts it and pins it.
+    pub fn start() -> Self {
+        let server = StaticServer::start();
+        let root = root_bytes(1, &key(10), &[&key(10)], far_future());
+        server.serve_roots(&[&root]);
+        let client = Client::new();
+        client
+            .run(&[
+                "registry",
+                "add",
+                "main",
+                &server.url,
+                "--root",
+                &digest_of(&root),
+            ])
+            .success();
+        locara_cli::credentials::CredentialStore::new(&client.dirs())
+            .save(
+                &"main".parse().unwrap(),
+                &locara_cli::credentials::ApiToken::new(FAKE_TOKEN).unwrap(),
+            )
+            .unwrap();
+        Self { server, client }
     }
 }

@@ -351,16 +351,35 @@ pub async fn build_log(
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let build = readable_build(&state, &caller, id).await?;
-    let digest = build
+    let Some(digest) = build
         .log_digest
         .as_deref()
         .and_then(|digest| digest.parse().ok())
-        .ok_or_else(|| {
-            Problem::not_found(format!(
-                "build {id} has no log yet (it is {})",
-                build.state.as_str()
-            ))
-        })?;
+    else {
+        // While a worker builds, the log so far (re-published every second).
+        if build.state == locara_store::records::BuildState::Building
+            && let Some(bytes) = state
+                .blobs
+                .get_named(&crate::worker::live_log_path(build.id))
+                .await?
+        {
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                    (
+                        header::HeaderName::from_static("locara-build-state"),
+                        "building",
+                    ),
+                ],
+                bytes,
+            )
+                .into_response());
+        }
+        return Err(Problem::not_found(format!(
+            "build {id} has no log yet (it is {})",
+            build.state.as_str()
+        )));
+    };
     let reader = state
         .blobs
         .get(&digest)
@@ -370,7 +389,17 @@ pub async fn build_log(
         .read_to_vec()
         .await
         .map_err(|error| Problem::unavailable(&error))?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (
+                header::HeaderName::from_static("locara-build-state"),
+                build.state.as_str(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// An app's releases, oldest first.
