@@ -230,7 +230,10 @@ pub fn run(spec: &SandboxSpec, launcher: &Launcher) -> Result<SandboxOutcome, Sa
 /// Something told of a build's output as it is written (to show the log live); it gets the same bytes
 /// the outcome's log keeps, within the cap.
 #[derive(Clone)]
-pub struct LiveLog(pub std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>);
+pub struct LiveLog(pub std::sync::Arc<LogSink>);
+
+/// What [`LiveLog`] calls with each chunk of output.
+pub type LogSink = dyn Fn(&[u8]) + Send + Sync;
 
 impl std::fmt::Debug for LiveLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
