@@ -454,26 +454,7 @@ pub async fn check_dns_verification(
             ),
         )
     })?;
-    let at = now();
-    let entry = entry(
-        at,
-        Event::PublisherVerified {
-            publisher: publisher.name.clone(),
-            method: "dns".to_owned(),
-            subject: domain.clone(),
-            by: caller.account.username.clone(),
-        },
-    )?;
-    append_event(&state, async {
-        state
-            .metadata
-            .mark_verified(publisher.id, "dns", &domain, at, entry)
-            .await
-    })
-    .await?;
-    refresh_indexes(&state, &name).await;
-    let publisher = find_publisher(&state, &name).await?;
-    Ok(Json(publisher_view(&state, &publisher).await?))
+    record_verification(&state, &caller, &publisher, "dns", &domain).await
 }
 
 /// An OIDC identity token proving who the publisher is.
@@ -504,26 +485,7 @@ pub async fn oidc_verification(
         super::trusted::verify_oidc(&state, &request.token, &request.issuer, &state.public_url)
             .await?;
     let subject = format!("{} {}", request.issuer, verified.subject());
-    let at = now();
-    let entry = entry(
-        at,
-        Event::PublisherVerified {
-            publisher: publisher.name.clone(),
-            method: "oidc".to_owned(),
-            subject: subject.clone(),
-            by: caller.account.username.clone(),
-        },
-    )?;
-    append_event(&state, async {
-        state
-            .metadata
-            .mark_verified(publisher.id, "oidc", &subject, at, entry)
-            .await
-    })
-    .await?;
-    refresh_indexes(&state, &name).await;
-    let publisher = find_publisher(&state, &name).await?;
-    Ok(Json(publisher_view(&state, &publisher).await?))
+    record_verification(&state, &caller, &publisher, "oidc", &subject).await
 }
 
 /// A trust of an OIDC issuer for trusted publishing.
@@ -638,6 +600,37 @@ pub async fn add_oidc_trust(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(trust_view(&trust))))
+}
+
+/// Records a publisher's verification with its log entry, re-signs its apps' indexes, and answers with its
+/// new public record.
+async fn record_verification(
+    state: &AppState,
+    caller: &Caller,
+    publisher: &Publisher,
+    method: &str,
+    subject: &str,
+) -> ApiResult<Json<PublisherView>> {
+    let at = now();
+    let entry = entry(
+        at,
+        Event::PublisherVerified {
+            publisher: publisher.name.clone(),
+            method: method.to_owned(),
+            subject: subject.to_owned(),
+            by: caller.account.username.clone(),
+        },
+    )?;
+    append_event(state, async {
+        state
+            .metadata
+            .mark_verified(publisher.id, method, subject, at, entry)
+            .await
+    })
+    .await?;
+    refresh_indexes(state, &publisher.name).await;
+    let publisher = find_publisher(state, &publisher.name).await?;
+    Ok(Json(publisher_view(state, &publisher).await?))
 }
 
 /// Re-signs the indexes of a publisher's apps after its public record changed; a failure is repaired by
