@@ -60,6 +60,9 @@ pub struct Config {
     pub build_max_artifact_bytes: u64,
     /// Refuse releases whose two builds differ (default: accept them, labelled not reproducible).
     pub require_reproducible: bool,
+    /// How long a worker holds a build without renewing its lease (it renews every third of it); a killed
+    /// worker's build is taken over this long after its last renewal.
+    pub build_lease_seconds: u64,
 }
 
 impl Default for Config {
@@ -86,6 +89,7 @@ impl Default for Config {
             build_log_max_bytes: 1024 * 1024,
             build_max_artifact_bytes: 512 * 1024 * 1024,
             require_reproducible: false,
+            build_lease_seconds: 60,
         }
     }
 }
@@ -121,7 +125,7 @@ pub enum ConfigError {
     },
     /// An environment variable with the registry's prefix is not a setting.
     #[error(
-        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_HOURS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES, LOCARA_REGISTRY_REQUIRE_REPRODUCIBLE"
+        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_HOURS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES, LOCARA_REGISTRY_REQUIRE_REPRODUCIBLE, LOCARA_REGISTRY_BUILD_LEASE_SECONDS"
     )]
     UnknownVariable {
         /// The variable.
@@ -283,6 +287,11 @@ impl Config {
                 self.build_log_max_bytes = value
                     .parse()
                     .map_err(|_| invalid("a whole number of bytes, such as 1048576"))?
+            }
+            "BUILD_LEASE_SECONDS" => {
+                self.build_lease_seconds = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of seconds, such as 60"))?
             }
             "REQUIRE_REPRODUCIBLE" => {
                 self.require_reproducible = value.parse().map_err(|_| invalid("true or false"))?

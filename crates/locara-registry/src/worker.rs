@@ -26,8 +26,6 @@ use locara_store::records::{Build, MemberRole, NewRelease};
 
 use crate::http::AppState;
 
-/// How long a claimed job is held without a renewal.
-pub const LEASE: Duration = Duration::from_secs(60);
 /// How often an idle worker looks for jobs when nobody wakes it.
 pub const POLL: Duration = Duration::from_secs(2);
 /// How many times a job is taken before repeated worker deaths fail it.
@@ -104,11 +102,12 @@ impl Worker {
 /// Runs a worker until the process ends: claim, build, finalise, repeat.
 pub async fn run(state: Arc<AppState>, worker: Worker) {
     tracing::info!(worker = %worker.id, "build worker started");
+    let lease = Duration::from_secs(state.config.build_lease_seconds);
     loop {
         let now = Timestamp::now().unix_seconds();
         let claimed = state
             .metadata
-            .claim_build(&worker.id, now, now + LEASE.as_secs(), MAX_ATTEMPTS)
+            .claim_build(&worker.id, now, now + lease.as_secs(), MAX_ATTEMPTS)
             .await;
         match claimed {
             Ok(Some(build)) => {
@@ -134,14 +133,15 @@ pub async fn run(state: Arc<AppState>, worker: Worker) {
 /// Builds one claimed job and records the outcome.
 async fn process(state: &Arc<AppState>, worker: &Worker, build: Build) -> anyhow::Result<()> {
     tracing::info!(build = build.id, app = %build.app, version = %build.version, attempt = build.attempts, "building");
+    let lease = Duration::from_secs(state.config.build_lease_seconds);
     let heartbeat = {
         let state = state.clone();
         let worker_id = worker.id.clone();
         let id = build.id;
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(LEASE / 3).await;
-                let until = Timestamp::now().unix_seconds() + LEASE.as_secs();
+                tokio::time::sleep(lease / 3).await;
+                let until = Timestamp::now().unix_seconds() + lease.as_secs();
                 match state
                     .metadata
                     .renew_build_lease(id, &worker_id, until)

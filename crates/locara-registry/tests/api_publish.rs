@@ -9,6 +9,7 @@ use locara_core::digest::Digest;
 use locara_core::keys::SigningKey;
 use locara_core::statement::release::ReleaseStatement;
 use locara_core::time::Timestamp;
+use locara_store::MetadataStore;
 use locara_testkit::dns::DnsServer;
 use serde_json::{Value, json};
 
@@ -259,6 +260,69 @@ async fn forged_replayed_stale_and_mismatched_statements_are_refused() {
     // Not an envelope at all.
     let reply = publish(&mut world, "1.0.0", json!({"payload": "x"}), false).await;
     assert_eq!(reply.problem(), "invalid-request");
+}
+
+#[tokio::test]
+async fn an_unverified_publisher_cannot_publish_even_with_an_app_and_a_key() {
+    let mut world = world().await;
+    let mut bob = sign_up_with_two_factor(&world.api, "bob").await;
+    // The API never registers an app for an unverified publisher; write one straight into the registry's
+    // database (as an operator's mistake or a later loss of verification would leave it).
+    let store = locara_store::SqliteStore::open(world._data.path().join("registry.sqlite3"))
+        .await
+        .unwrap();
+    let publisher = store.publisher_by_name("bob").await.unwrap().unwrap();
+    assert!(publisher.verification.is_none());
+    store
+        .register_app(
+            locara_store::records::NewApp {
+                publisher_id: publisher.id,
+                name: "bob/tool".into(),
+                canonical: "bob/tool".into(),
+                repository: REPOSITORY.into(),
+                created_at: 1,
+            },
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let key = SigningKey::generate().unwrap();
+    let code = bob.otp().await;
+    let body = json!({"public_key": key.public_key().to_base64()});
+    let reply = world
+        .api
+        .call(
+            "POST",
+            "/api/v1/publishers/bob/keys",
+            Some(&bob.token),
+            Some(&code),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let envelope = signed(
+        &statement("bob/tool", "1.0.0", REPOSITORY, Timestamp::now()),
+        &key,
+    );
+    let code = bob.otp().await;
+    let reply = world
+        .api
+        .call(
+            "POST",
+            "/api/v1/apps/bob/tool/releases",
+            Some(&bob.token),
+            Some(&code),
+            Some(json!({"version": "1.0.0", "statement": envelope})),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.problem()),
+        (403, "publisher-unverified"),
+        "{}",
+        reply.body
+    );
+    let _ = world.alice.otp().await;
 }
 
 #[tokio::test]

@@ -24,10 +24,20 @@ const HELLO_C: &str =
     "#include <stdio.h>\nint main(void) { puts(\"hello from alice\"); return 0; }\n";
 
 fn manifest(version: &str, network: &str) -> String {
+    manifest_building(
+        version,
+        network,
+        r#""cc", "-O2", "-o", "hello", "hello.c""#,
+        "",
+    )
+}
+
+/// A manifest whose build command is `command` (TOML array items) with extra `outputs` entries.
+fn manifest_building(version: &str, network: &str, command: &str, outputs: &str) -> String {
     format!(
         "[app]\nname = \"alice/hello\"\nversion = \"{version}\"\ndescription = \"Says hello\"\nlicense = \"MIT\"\n\
-         source = \"https://git.example/alice/hello\"\n\n[build]\ncommand = [\"cc\", \"-O2\", \"-o\", \"hello\", \"hello.c\"]\n\
-         outputs = {{ \"bin/hello\" = \"hello\" }}\nentry = \"bin/hello\"\n\n[capabilities]\nnetwork = [{network}]\n"
+         source = \"https://git.example/alice/hello\"\n\n[build]\ncommand = [{command}]\n\
+         outputs = {{ \"bin/hello\" = \"hello\"{outputs} }}\nentry = \"bin/hello\"\n\n[capabilities]\nnetwork = [{network}]\n"
     )
 }
 
@@ -72,10 +82,16 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(&[]).await
+}
+
+async fn world_with(environment: &[(&str, &str)]) -> World {
     let dns = DnsServer::start("example.test").await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let resolver = dns.address().to_string();
-    let server = common::start_with(data.path(), &[("LOCARA_REGISTRY_DNS_RESOLVER", &resolver)]);
+    let mut environment = environment.to_vec();
+    environment.push(("LOCARA_REGISTRY_DNS_RESOLVER", &resolver));
+    let server = common::start_with(data.path(), &environment);
     let api = Api::new(&server.url);
     let mut alice = sign_up_with_two_factor(&api, "alice").await;
     verify_by_dns(&api, &dns, &mut alice, "alice", "alice.example.test").await;
@@ -412,5 +428,112 @@ async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
             .unwrap()
             .len(),
         2
+    );
+}
+
+#[tokio::test]
+async fn a_killed_workers_build_is_taken_over_and_released_once() {
+    let environment = [
+        ("LOCARA_REGISTRY_BUILD_WORKERS", "0"),
+        ("LOCARA_REGISTRY_BUILD_LEASE_SECONDS", "3"),
+    ];
+    let mut world = world_with(&environment).await;
+    let slow = r#""sh", "-c", "sleep 2 && cc -O2 -o hello hello.c""#;
+    let (commit_1, manifest_1) = commit(
+        world.repo.path(),
+        &manifest_building("1.0.0", "", slow, ""),
+        "slow",
+    );
+    let reply = world.publish("1.0.0", &commit_1, manifest_1).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let id = reply.body["id"].as_i64().unwrap();
+    let worker = |data: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_locara-registry"))
+            .args(["worker", "--data"])
+            .arg(data)
+            .envs(environment)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a worker")
+    };
+    let data = world._data.path().to_owned();
+    // The first worker takes the job and is killed mid-build.
+    let mut first = worker(&data);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = world
+            .api
+            .call(
+                "GET",
+                &format!("/api/v1/builds/{id}"),
+                Some(&world.alice.token),
+                None,
+                None,
+            )
+            .await;
+        if reply.body["state"] == "building" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no worker took the build: {}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // A second worker takes it over once the lease runs out, and finishes it.
+    let mut second = worker(&data);
+    let build = world.wait(id).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(build["state"], "succeeded", "{build}");
+    assert_eq!(build["attempts"], 2, "{build}");
+    let releases = world
+        .api
+        .get("/api/v1/apps/alice/hello/releases")
+        .await
+        .body;
+    assert_eq!(releases.as_array().unwrap().len(), 1, "{releases}");
+    // Exactly one release entry in the log.
+    let checkpoint = String::from_utf8(world.bytes("/log/checkpoint").await).unwrap();
+    let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    let mut released = 0;
+    for index in 0..size {
+        let entry =
+            LogEntry::from_bytes(&world.bytes(&format!("/log/entries/{index}")).await).unwrap();
+        if matches!(entry.event, Event::ReleasePublished(_)) {
+            released += 1;
+        }
+    }
+    assert_eq!(released, 1);
+}
+
+#[tokio::test]
+async fn a_registry_requiring_reproducible_builds_refuses_one_whose_builds_differ() {
+    let mut world = world_with(&[("LOCARA_REGISTRY_REQUIRE_REPRODUCIBLE", "true")]).await;
+    let stamping = r#""sh", "-c", "date +%s%N > stamp && cc -O2 -o hello hello.c""#;
+    let text = manifest_building("1.0.0", "", stamping, r#", "share/stamp" = "stamp""#);
+    let (commit_1, manifest_1) = commit(world.repo.path(), &text, "stamped");
+    let reply = world.publish("1.0.0", &commit_1, manifest_1).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let build = world.wait(reply.body["id"].as_i64().unwrap()).await;
+    assert_eq!(build["state"], "failed", "{build}");
+    assert!(
+        build["error"].as_str().unwrap().contains("reproducible"),
+        "{build}"
+    );
+    assert!(
+        world
+            .api
+            .get("/api/v1/apps/alice/hello/releases")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty()
     );
 }
