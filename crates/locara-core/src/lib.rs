@@ -13,6 +13,7 @@ pub mod digest;
 pub mod dsse;
 pub mod events;
 pub mod index;
+pub mod install_check;
 pub mod keys;
 pub mod log;
 pub mod manifest;
