@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::api::{Api, User, sign_up_with_two_factor, verify_by_dns};
+use common::api::{
+    Api, User, register_app, register_new_key, sign_up_with_two_factor, verify_by_dns,
+};
 use locara_core::digest::Digest;
 use locara_core::keys::SigningKey;
 use locara_core::statement::release::ReleaseStatement;
@@ -40,24 +42,8 @@ async fn world() -> World {
     let api = Api::new(&server.url);
     let mut alice = sign_up_with_two_factor(&api, "alice").await;
     verify_by_dns(&api, &dns, &mut alice, "alice", "alice.example.test").await;
-    let body = json!({"name": "alice/notes", "repository": REPOSITORY});
-    let reply = api
-        .call("POST", "/api/v1/apps", Some(&alice.token), None, Some(body))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let key = SigningKey::generate().unwrap();
-    let code = alice.otp().await;
-    let body = json!({"public_key": key.public_key().to_base64()});
-    let reply = api
-        .call(
-            "POST",
-            "/api/v1/publishers/alice/keys",
-            Some(&alice.token),
-            Some(&code),
-            Some(body),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    register_app(&api, &alice, "alice/notes", REPOSITORY).await;
+    let key = register_new_key(&api, &mut alice, "alice").await;
     World {
         _data: data,
         _server: server,

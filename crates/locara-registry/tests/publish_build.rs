@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::api::{Api, User, sign_up_with_two_factor, verify_by_dns};
+use common::api::{
+    Api, User, register_app, register_new_key, sign_up_with_two_factor, verify_by_dns,
+};
 use locara_core::digest::Digest;
 use locara_core::dsse::Envelope;
 use locara_core::events::{Event, LogEntry};
@@ -98,24 +100,8 @@ async fn world_with(environment: &[(&str, &str)]) -> World {
     let repo = tempfile::tempdir().unwrap();
     git(repo.path(), &["init", "-q", "-b", "main"]);
     let repository = format!("file://{}", repo.path().display());
-    let body = json!({"name": "alice/hello", "repository": repository});
-    let reply = api
-        .call("POST", "/api/v1/apps", Some(&alice.token), None, Some(body))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let key = SigningKey::generate().unwrap();
-    let code = alice.otp().await;
-    let body = json!({"public_key": key.public_key().to_base64()});
-    let reply = api
-        .call(
-            "POST",
-            "/api/v1/publishers/alice/keys",
-            Some(&alice.token),
-            Some(&code),
-            Some(body),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    register_app(&api, &alice, "alice/hello", &repository).await;
+    let key = register_new_key(&api, &mut alice, "alice").await;
     World {
         _data: data,
         _dns: dns,

@@ -15,6 +15,9 @@ use crate::http::AppState;
 /// The header that carries a fresh one-time code for actions that change security state.
 pub const OTP_HEADER: &str = "locara-otp";
 
+/// How stale a token's `last_used_at` may get before a request refreshes it, in seconds.
+pub const TOUCH_INTERVAL_SECONDS: u64 = 60;
+
 /// What API tokens may be scoped to.
 pub const SCOPES: [&str; 3] = ["publish", "yank", "admin"];
 
@@ -100,7 +103,13 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .account_by_id(token.account_id)
             .await?
             .ok_or_else(|| Problem::unavailable(&"a token's account is missing"))?;
-        state.metadata.touch_token(token.id, now).await?;
+        // `last_used_at` is kept to the minute: no database write on every request of a busy token.
+        if token
+            .last_used_at
+            .is_none_or(|last| now.saturating_sub(last) >= TOUCH_INTERVAL_SECONDS)
+        {
+            state.metadata.touch_token(token.id, now).await?;
+        }
         Ok(Self { account, token })
     }
 }

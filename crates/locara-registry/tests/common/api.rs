@@ -248,3 +248,34 @@ pub async fn verify_by_dns(
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
+
+/// Registers app `name` with `repository` for its publisher, as `owner`.
+pub async fn register_app(api: &Api, owner: &User, name: &str, repository: &str) {
+    let body = json!({"name": name, "repository": repository});
+    let reply = api
+        .call("POST", "/api/v1/apps", Some(&owner.token), None, Some(body))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+}
+
+/// Generates a release key and registers it for `publisher`, as `owner` (a fresh code).
+pub async fn register_new_key(
+    api: &Api,
+    owner: &mut User,
+    publisher: &str,
+) -> locara_core::keys::SigningKey {
+    let key = locara_core::keys::SigningKey::generate().unwrap();
+    let code = owner.otp().await;
+    let body = json!({"public_key": key.public_key().to_base64()});
+    let reply = api
+        .call(
+            "POST",
+            &format!("/api/v1/publishers/{publisher}/keys"),
+            Some(&owner.token),
+            Some(&code),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    key
+}
