@@ -189,6 +189,74 @@ pub struct InstallEvidence<'a> {
     pub expected_version: &'a Version,
 }
 
+/// What a client fetches once per registry and command: all that check 1 and the list half of check 6
+/// need, with no release in view (`locara sync` checks this alone).
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryEvidence<'a> {
+    /// The trusted root (rotations already followed).
+    pub root: &'a Root,
+    /// The time of the check.
+    pub now: Timestamp,
+    /// `/timestamp.json`.
+    pub timestamp_json: &'a [u8],
+    /// The last `timestamp.json` this client accepted, if any.
+    pub previous_timestamp: Option<&'a Freshness>,
+    /// `/log/checkpoint`: the signed note.
+    pub checkpoint_note: &'a [u8],
+    /// The last checkpoint this client accepted, if any.
+    pub previous_checkpoint: Option<&'a PreviousCheckpoint>,
+    /// The consistency proof from the previous checkpoint's size to this one's (empty if none).
+    pub consistency_proof: &'a [Hash],
+    /// `/revocations.json`.
+    pub revocations_json: &'a [u8],
+    /// The highest revocation-list version this client accepted before, if any.
+    pub highest_revocations_version: Option<u64>,
+}
+
+/// A registry's fetched state that passed check 1 and the list half of check 6.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRegistry {
+    /// The accepted `timestamp.json`.
+    pub timestamp: Freshness,
+    /// The verified checkpoint's size.
+    pub checkpoint_size: u64,
+    /// The verified checkpoint's root hash.
+    pub checkpoint_root: Hash,
+    /// The accepted revocation list.
+    pub revocations: RevocationList,
+}
+
+impl<'a> InstallEvidence<'a> {
+    /// The registry half of this evidence.
+    pub fn registry(&self) -> RegistryEvidence<'a> {
+        RegistryEvidence {
+            root: self.root,
+            now: self.now,
+            timestamp_json: self.timestamp_json,
+            previous_timestamp: self.previous_timestamp,
+            checkpoint_note: self.checkpoint_note,
+            previous_checkpoint: self.previous_checkpoint,
+            consistency_proof: self.consistency_proof,
+            revocations_json: self.revocations_json,
+            highest_revocations_version: self.highest_revocations_version,
+        }
+    }
+}
+
+/// Checks a registry's state without a release: check 1 (signed, fresh, consistent checkpoint) and the
+/// revocation list's signature, freshness, version and agreement with `timestamp.json` (check 6 without
+/// looking up a release). The same code [`check_install`] runs.
+pub fn check_registry(evidence: &RegistryEvidence) -> Result<CheckedRegistry, CheckFailure> {
+    let (timestamp, checkpoint_size, checkpoint_root) = check_checkpoint(evidence)?;
+    let revocations = check_revocation_list(evidence, &timestamp)?;
+    Ok(CheckedRegistry {
+        timestamp,
+        checkpoint_size,
+        checkpoint_root,
+        revocations,
+    })
+}
+
 /// What passed every check: the values a client records after installing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
@@ -223,7 +291,7 @@ struct TypedRecord {
 
 /// Runs checks 1–7 over `evidence` (see the module docs); the first failure stops them.
 pub fn check_install(evidence: &InstallEvidence) -> Result<Checked, CheckFailure> {
-    let (timestamp, checkpoint_size, checkpoint_root) = check_checkpoint(evidence)?;
+    let (timestamp, checkpoint_size, checkpoint_root) = check_checkpoint(&evidence.registry())?;
     let (release, typed) = check_inclusion(evidence, checkpoint_size, &checkpoint_root)?;
     check_publisher_signature(
         evidence,
@@ -249,7 +317,7 @@ pub fn check_install(evidence: &InstallEvidence) -> Result<Checked, CheckFailure
     })
 }
 
-fn check_checkpoint(evidence: &InstallEvidence) -> Result<(Freshness, u64, Hash), CheckFailure> {
+fn check_checkpoint(evidence: &RegistryEvidence) -> Result<(Freshness, u64, Hash), CheckFailure> {
     let check = Check::Checkpoint;
     let timestamp = verify_freshness(
         evidence.root,
@@ -571,10 +639,9 @@ fn check_artifact_digest(
     Ok(())
 }
 
-fn check_revocation(
-    evidence: &InstallEvidence,
+fn check_revocation_list(
+    evidence: &RegistryEvidence,
     timestamp: &Freshness,
-    typed: &TypedRecord,
 ) -> Result<RevocationList, CheckFailure> {
     let check = Check::Revocation;
     let list = verify_revocation_list(
@@ -596,6 +663,16 @@ fn check_revocation(
             ),
         ));
     }
+    Ok(list)
+}
+
+fn check_revocation(
+    evidence: &InstallEvidence,
+    timestamp: &Freshness,
+    typed: &TypedRecord,
+) -> Result<RevocationList, CheckFailure> {
+    let check = Check::Revocation;
+    let list = check_revocation_list(&evidence.registry(), timestamp)?;
     let revoked = list
         .find(evidence.expected_app, evidence.expected_version)
         .or_else(|| list.find_artifact(&typed.artifact));

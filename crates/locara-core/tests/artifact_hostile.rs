@@ -1,11 +1,12 @@
 //! The unpacker against the hostile corpus in `tests/data/hostile/` (written by `generate.py` with
 //! Python's `tarfile` and the `zstd` CLI). Each archive must be refused with its own error, leaving
-//! neither the destination nor a temporary directory behind.
+//! neither the destination nor a temporary directory behind; `scan_verified` refuses each the same way.
 
 use std::fs::{self, File};
 use std::path::PathBuf;
 
-use locara_core::artifact::{Limits, PathProblem, UnpackError, unpack};
+use locara_core::artifact::{Limits, PathProblem, UnpackError, scan_verified, unpack};
+use locara_core::digest::Digest;
 
 fn corpus(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,6 +24,14 @@ fn refused(name: &str, limits: Limits) -> UnpackError {
     let left: Vec<_> = fs::read_dir(parent.path()).unwrap().collect();
     assert!(left.is_empty(), "{name}: left behind {left:?}");
     assert!(!error.to_string().is_empty());
+    // Reading it through without writing (what the client does before unpacking) refuses it the same way.
+    let bytes = fs::read(corpus(name)).unwrap();
+    let scanned = scan_verified(&bytes[..], &Digest::of_bytes(&bytes), &limits).expect_err(name);
+    assert_eq!(
+        std::mem::discriminant(&scanned),
+        std::mem::discriminant(&error),
+        "{name}: scan gave {scanned:?}, unpack {error:?}"
+    );
     error
 }
 

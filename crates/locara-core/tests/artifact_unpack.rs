@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use locara_core::artifact::{
-    FileMode, Limits, MANIFEST_PATH, Packer, UnpackError, unpack, unpack_verified,
+    FileMode, Limits, MANIFEST_PATH, Packer, UnpackError, scan_verified, unpack, unpack_verified,
 };
 use locara_core::digest::Digest;
 use proptest::prelude::*;
@@ -101,6 +101,39 @@ fn unpack_verified_refuses_a_wrong_digest_and_leaves_nothing() {
         matches!(error, UnpackError::DigestMismatch { expected, found } if expected == wrong && found == digest)
     );
     assert!(parent_is_empty(parent.path()));
+}
+
+#[test]
+fn scan_reads_the_manifest_and_summary_without_writing() {
+    let (artifact, digest) = sample_artifact();
+    let scanned = scan_verified(&artifact[..], &digest, &Limits::default()).unwrap();
+    assert_eq!(scanned.manifest, MANIFEST);
+    let parent = tempfile::tempdir().unwrap();
+    let unpacked = unpack(
+        &artifact[..],
+        &parent.path().join("app"),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(scanned.summary, unpacked);
+}
+
+#[test]
+fn scan_refuses_a_wrong_digest_and_a_corrupted_byte() {
+    let (artifact, digest) = sample_artifact();
+    let wrong = Digest::of_bytes(b"x");
+    assert!(matches!(
+        scan_verified(&artifact[..], &wrong, &Limits::default()),
+        Err(UnpackError::DigestMismatch { .. })
+    ));
+    for index in (0..artifact.len()).step_by(5) {
+        let mut corrupted = artifact.clone();
+        corrupted[index] ^= 0x01;
+        assert!(
+            scan_verified(&corrupted[..], &digest, &Limits::default()).is_err(),
+            "byte {index}"
+        );
+    }
 }
 
 #[test]

@@ -20,7 +20,9 @@ mod unpack;
 pub use limits::Limits;
 pub use pack::{PackError, PackSummary, Packer, USTAR_MAX_NUMBER};
 pub use path::{ArtifactPath, PathProblem};
-pub use unpack::{MAX_END_PADDING, UnpackError, UnpackSummary, unpack, unpack_verified};
+pub use unpack::{
+    MAX_END_PADDING, Scanned, UnpackError, UnpackSummary, scan_verified, unpack, unpack_verified,
+};
 
 /// The manifest's path inside every artifact.
 pub const MANIFEST_PATH: &str = "locara.toml";

@@ -319,9 +319,33 @@ fn unpack_checked(
         });
     }
     let temp = TempDirectory::create_beside(destination)?;
-    let summary = extract(reader, expected, &temp.path, limits)?;
+    let summary = extract(reader, expected, Some(&temp.path), limits)?.0;
     temp.commit(destination)?;
     Ok(summary)
+}
+
+/// An artifact read through without writing anything: its summary and its `locara.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
+    /// What [`unpack`] would have unpacked.
+    pub summary: UnpackSummary,
+    /// The bytes of the artifact's `locara.toml`.
+    pub manifest: Vec<u8>,
+}
+
+/// Reads the whole artifact from `reader` with every check [`unpack_verified`] makes, writing nothing,
+/// and returns its `locara.toml`: the client reads the manifest (and learns whether the archive would
+/// unpack at all) before anything touches the disk.
+pub fn scan_verified(
+    reader: impl Read,
+    expected: &Digest,
+    limits: &Limits,
+) -> Result<Scanned, UnpackError> {
+    let (summary, manifest) = extract(reader, Some(expected), None, limits)?;
+    Ok(Scanned {
+        summary,
+        manifest: manifest.ok_or(UnpackError::MissingManifest)?,
+    })
 }
 
 /// A directory removed on drop unless committed.
@@ -474,12 +498,15 @@ enum Seen {
     Directory,
 }
 
+/// Reads the archive, checking everything; with a `root`, writes it there, otherwise keeps only the
+/// manifest's bytes (returned either way when `root` is `None`).
 fn extract(
     reader: impl Read,
     expected: Option<&Digest>,
-    root: &Path,
+    root: Option<&Path>,
     limits: &Limits,
-) -> Result<UnpackSummary, UnpackError> {
+) -> Result<(UnpackSummary, Option<Vec<u8>>), UnpackError> {
+    let mut manifest = None;
     let mut decoder = zstd::stream::read::Decoder::new(HashingReader::new(reader))
         .map_err(|source| UnpackError::Decompress { offset: 0, source })?;
     decoder
@@ -530,7 +557,7 @@ fn extract(
                 path,
             });
         }
-        let local = root.join(&path);
+        let local = root.map(|root| root.join(&path));
         match entry.kind {
             EntryKind::Directory => {
                 if entry.size != 0 {
@@ -539,12 +566,14 @@ fn extract(
                         size: entry.size,
                     });
                 }
-                fs::create_dir(&local).map_err(|source| UnpackError::Write {
-                    path: local.clone(),
-                    source,
-                })?;
-                set_mode(&local, DIRECTORY_MODE)?;
-                directories.push(local);
+                if let Some(local) = local {
+                    fs::create_dir(&local).map_err(|source| UnpackError::Write {
+                        path: local.clone(),
+                        source,
+                    })?;
+                    set_mode(&local, DIRECTORY_MODE)?;
+                    directories.push(local);
+                }
                 summary.directories += 1;
                 seen.insert(path.clone(), Seen::Directory);
             }
@@ -569,8 +598,19 @@ fn extract(
                 } else {
                     REGULAR_MODE
                 };
-                let written =
-                    write_file(&mut stream, &local, entry.size, mode, limits, &mut buffer)?;
+                let written = match &local {
+                    Some(local) => {
+                        write_file(&mut stream, local, entry.size, mode, limits, &mut buffer)?
+                    }
+                    None => {
+                        let keep = path == MANIFEST_PATH;
+                        let bytes = read_file(&mut stream, entry.size, keep, limits, &mut buffer)?;
+                        if keep {
+                            manifest = Some(bytes);
+                        }
+                        entry.size
+                    }
+                };
                 summary.content_len += written;
                 summary.files += 1;
                 let padding = (BLOCK as u64 - entry.size % BLOCK as u64) % BLOCK as u64;
@@ -598,7 +638,28 @@ fn extract(
     }
     summary.digest = digest;
     summary.compressed_len = compressed_len;
-    Ok(summary)
+    Ok((summary, manifest))
+}
+
+/// Reads a file's `size` bytes from the stream, keeping them only if `keep`.
+fn read_file<R: Read>(
+    stream: &mut TarStream<R>,
+    size: u64,
+    keep: bool,
+    limits: &Limits,
+    buffer: &mut [u8],
+) -> Result<Vec<u8>, UnpackError> {
+    let mut kept = Vec::new();
+    let mut remaining = size;
+    while remaining > 0 {
+        let chunk = remaining.min(buffer.len() as u64) as usize;
+        stream.read_exact(&mut buffer[..chunk], limits)?;
+        if keep {
+            kept.extend_from_slice(&buffer[..chunk]);
+        }
+        remaining -= chunk as u64;
+    }
+    Ok(kept)
 }
 
 /// After the first zero block: a second one, then at most [`MAX_END_PADDING`] zero bytes, then the end
