@@ -13,7 +13,8 @@ use locara_core::digest::Digest;
 use locara_core::dsse::Envelope;
 use locara_core::events::{Event, LogEntry, ReleaseRecord};
 use locara_core::install_check::{
-    Check, CheckFailure, Checked, InstallEvidence, LoggedEntry, PreviousCheckpoint, check_install,
+    Check, CheckFailure, Checked, CheckedRegistry, InstallEvidence, LoggedEntry,
+    PreviousCheckpoint, RegistryEvidence, check_install, check_registry,
 };
 use locara_core::keys::SigningKey;
 use locara_core::log::{
@@ -860,4 +861,50 @@ fn refuses_a_manifest_differing_from_the_record() {
             &world.record.manifest_digest,
         ],
     );
+}
+
+impl World {
+    fn check_registry(&self) -> Result<CheckedRegistry, CheckFailure> {
+        check_registry(&RegistryEvidence {
+            root: &self.root,
+            now: self.now,
+            timestamp_json: &self.timestamp_json,
+            previous_timestamp: self.previous_timestamp.as_ref(),
+            checkpoint_note: &self.checkpoint_note,
+            previous_checkpoint: self.previous_checkpoint.as_ref(),
+            consistency_proof: &self.consistency_proof,
+            revocations_json: &self.revocations_json,
+            highest_revocations_version: self.highest_revocations_version,
+        })
+    }
+}
+
+#[test]
+fn check_registry_accepts_what_check_install_accepts_and_names_the_same_failures() {
+    let world = World::new();
+    let registry = world.check_registry().unwrap();
+    let installed = world.check().unwrap();
+    assert_eq!(registry.checkpoint_size, installed.checkpoint_size);
+    assert_eq!(registry.checkpoint_root, installed.checkpoint_root);
+    assert_eq!(registry.revocations.version, installed.revocations_version);
+
+    // A fork, a rollback of the revocation list, and a stale timestamp: each refused by the view alone.
+    let mut forked = World::new();
+    forked.previous_checkpoint = Some(PreviousCheckpoint {
+        size: 1,
+        root: Hash([7; 32]),
+    });
+    let failure = forked.check_registry().unwrap_err();
+    assert_eq!(failure.check, Check::Checkpoint, "{failure}");
+    assert!(failure.to_string().contains("forked"), "{failure}");
+
+    let mut rolled_back = World::new();
+    rolled_back.highest_revocations_version = Some(REVOCATIONS_VERSION + 1);
+    let failure = rolled_back.check_registry().unwrap_err();
+    assert_eq!(failure.check, Check::Revocation, "{failure}");
+
+    let mut stale = World::new();
+    stale.now = stale.now.checked_add_seconds(400 * 86_400).unwrap();
+    let failure = stale.check_registry().unwrap_err();
+    assert_eq!(failure.check, Check::Checkpoint, "{failure}");
 }
