@@ -2,7 +2,7 @@
 //!
 //! Every change to who may publish what is one entry: a publisher created or verified, a member added,
 //! changed or removed, a release key registered or revoked, an OIDC issuer trusted, an app registered (and,
-//! later, releases, yanks, transfers and revocations). An entry names things by their public names, never
+//! releases, cancellations, yanks and deprecations, and later transfers and revocations). An entry names things by their public names, never
 //! database ids, so anyone reading the log can follow it. Entries are at most [`MAX_ENTRY_BYTES`] long,
 //! so they fit a C2SP entry bundle.
 
@@ -138,6 +138,31 @@ pub enum Event {
         /// The account that did it.
         by: String,
     },
+    /// A member yanked a release: no new resolution picks it, installed copies and lockfiles keep working.
+    #[serde(rename = "release.yanked")]
+    ReleaseYanked {
+        /// `publisher/app`.
+        app: String,
+        /// The version.
+        version: String,
+        /// Why, as the member wrote it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The account that did it.
+        by: String,
+    },
+    /// A member deprecated a release: it stays installable, and clients show the message.
+    #[serde(rename = "release.deprecated")]
+    ReleaseDeprecated {
+        /// `publisher/app`.
+        app: String,
+        /// The version.
+        version: String,
+        /// What clients show on install and in `locara list`.
+        message: String,
+        /// The account that did it.
+        by: String,
+    },
     /// An app was registered.
     #[serde(rename = "app.registered")]
     AppRegistered {
@@ -183,6 +208,47 @@ pub struct ReleaseRecord {
     pub available_at: Timestamp,
     /// Whether two builds in fresh checkouts gave the same bytes.
     pub reproducible: bool,
+}
+
+/// The longest yank reason or deprecation message, in characters.
+pub const MAX_RELEASE_NOTE_CHARS: usize = 500;
+
+/// Why a yank reason or deprecation message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseNoteError {
+    /// Empty, or only spaces.
+    #[error("is empty; write one line saying why")]
+    Empty,
+    /// Longer than [`MAX_RELEASE_NOTE_CHARS`].
+    #[error("is {found} characters long; the most is {MAX_RELEASE_NOTE_CHARS}")]
+    TooLong {
+        /// Its length in characters.
+        found: usize,
+    },
+    /// Holds a control character (a line break, an escape) or an invisible direction control.
+    #[error("has the character {found:?} (U+{code:04X}); expected one line of printable text", code = u32::from(*found))]
+    NotPrintable {
+        /// The first such character.
+        found: char,
+    },
+}
+
+/// Checks a yank reason or deprecation message: one line of 1 to [`MAX_RELEASE_NOTE_CHARS`] printable
+/// characters, with no control characters and no bidirectional overrides (which could make a client show
+/// text other than what was recorded).
+pub fn check_release_note(text: &str) -> Result<(), ReleaseNoteError> {
+    if text.trim().is_empty() {
+        return Err(ReleaseNoteError::Empty);
+    }
+    let found = text.chars().count();
+    if found > MAX_RELEASE_NOTE_CHARS {
+        return Err(ReleaseNoteError::TooLong { found });
+    }
+    let invisible = |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    match text.chars().find(|&c| c.is_control() || invisible(c)) {
+        Some(found) => Err(ReleaseNoteError::NotPrintable { found }),
+        None => Ok(()),
+    }
 }
 
 /// Why an entry could not be made or read.
@@ -252,6 +318,65 @@ mod tests {
             r#"{"by":"alice","event":"key.registered","key_id":"k","public_key":"pk","publisher":"acme","time":"2023-11-14T22:13:20Z","v":1}"#
         );
         assert_eq!(LogEntry::from_bytes(&bytes).unwrap(), entry);
+    }
+
+    #[test]
+    fn yank_and_deprecation_entries_have_stable_names_and_an_optional_reason() {
+        let time = Timestamp::from_unix_seconds(1_700_000_000).unwrap();
+        let yanked = LogEntry::new(
+            time,
+            Event::ReleaseYanked {
+                app: "acme/notes".into(),
+                version: "1.0.0".into(),
+                reason: None,
+                by: "alice".into(),
+            },
+        );
+        let bytes = yanked.to_bytes().unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"app":"acme/notes","by":"alice","event":"release.yanked","time":"2023-11-14T22:13:20Z","v":1,"version":"1.0.0"}"#
+        );
+        assert_eq!(LogEntry::from_bytes(&bytes).unwrap(), yanked);
+        let deprecated = LogEntry::new(
+            time,
+            Event::ReleaseDeprecated {
+                app: "acme/notes".into(),
+                version: "1.0.0".into(),
+                message: "use 2.x".into(),
+                by: "alice".into(),
+            },
+        );
+        let bytes = deprecated.to_bytes().unwrap();
+        assert!(
+            String::from_utf8(bytes.clone())
+                .unwrap()
+                .contains(r#""event":"release.deprecated","message":"use 2.x""#)
+        );
+        assert_eq!(LogEntry::from_bytes(&bytes).unwrap(), deprecated);
+    }
+
+    #[test]
+    fn release_notes_are_one_printable_line_of_at_most_500_characters() {
+        assert_eq!(check_release_note("use 2.x: 1.x leaks tokens"), Ok(()));
+        assert_eq!(check_release_note(&"é".repeat(500)), Ok(()));
+        assert_eq!(
+            check_release_note(&"é".repeat(501)),
+            Err(ReleaseNoteError::TooLong { found: 501 })
+        );
+        assert_eq!(check_release_note("  "), Err(ReleaseNoteError::Empty));
+        for (text, found) in [
+            ("two\nlines", '\n'),
+            ("\u{1b}[31mred", '\u{1b}'),
+            ("tab\there", '\t'),
+            ("abc\u{202E}fed", '\u{202E}'),
+        ] {
+            assert_eq!(
+                check_release_note(text),
+                Err(ReleaseNoteError::NotPrintable { found }),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct IndexedRelease {
     pub artifact: Digest,
     /// The provenance envelope's digest.
     pub provenance: Digest,
+    /// The publisher's deprecation message, for a deprecated release (kept if it is later yanked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The `signed` object of an app index.
@@ -111,5 +114,37 @@ impl AppIndex {
             document.sign(key);
         }
         Ok(document.to_json())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(message: Option<&str>) -> IndexedRelease {
+        IndexedRelease {
+            version: "1.0.0".parse().unwrap(),
+            status: "deprecated".to_owned(),
+            log_index: 4,
+            artifact: Digest::of_bytes(b"artifact"),
+            provenance: Digest::of_bytes(b"provenance"),
+            message: message.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_release_without_a_message_omits_it_and_older_documents_still_read() {
+        let plain = serde_json::to_value(release(None)).unwrap();
+        assert!(plain.get("message").is_none(), "{plain}");
+        assert_eq!(
+            serde_json::from_value::<IndexedRelease>(plain).unwrap(),
+            release(None)
+        );
+        let noted = serde_json::to_value(release(Some("use 2.x"))).unwrap();
+        assert_eq!(noted["message"], "use 2.x");
+        assert_eq!(
+            serde_json::from_value::<IndexedRelease>(noted).unwrap(),
+            release(Some("use 2.x"))
+        );
     }
 }

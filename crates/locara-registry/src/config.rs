@@ -45,8 +45,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long one request may take before it is cut off, in seconds.
     pub request_timeout_seconds: u64,
-    /// How long a release whose capabilities expand the latest available release's waits, in hours.
-    pub cooldown_hours: u32,
+    /// How long a release whose capabilities expand the latest available release's waits, in seconds.
+    pub cooldown_seconds: u64,
     /// The oldest release statement accepted, in seconds since it was signed (replays of old statements
     /// are refused).
     pub statement_max_age_seconds: u64,
@@ -82,7 +82,7 @@ impl Default for Config {
             oidc_allow_http_loopback: false,
             max_body_bytes: 64 * 1024,
             request_timeout_seconds: 30,
-            cooldown_hours: 72,
+            cooldown_seconds: 72 * 3600,
             statement_max_age_seconds: 3600,
             build_workers: 1,
             build_timeout_seconds: 900,
@@ -125,7 +125,7 @@ pub enum ConfigError {
     },
     /// An environment variable with the registry's prefix is not a setting.
     #[error(
-        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_HOURS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES, LOCARA_REGISTRY_REQUIRE_REPRODUCIBLE, LOCARA_REGISTRY_BUILD_LEASE_SECONDS"
+        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_SECONDS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES, LOCARA_REGISTRY_REQUIRE_REPRODUCIBLE, LOCARA_REGISTRY_BUILD_LEASE_SECONDS"
     )]
     UnknownVariable {
         /// The variable.
@@ -263,10 +263,10 @@ impl Config {
                     .parse()
                     .map_err(|_| invalid("a whole number of seconds, such as 30"))?
             }
-            "COOLDOWN_HOURS" => {
-                self.cooldown_hours = value
+            "COOLDOWN_SECONDS" => {
+                self.cooldown_seconds = value
                     .parse()
-                    .map_err(|_| invalid("a whole number of hours, such as 72"))?
+                    .map_err(|_| invalid("a whole number of seconds, such as 259200 (72 hours)"))?
             }
             "STATEMENT_MAX_AGE_SECONDS" => {
                 self.statement_max_age_seconds = value
@@ -367,10 +367,10 @@ impl Config {
                 "between 1 and 600 seconds",
             ),
             (
-                "cooldown_hours",
-                u64::from(self.cooldown_hours),
-                0..=24 * 90,
-                "between 0 and 2160 hours",
+                "cooldown_seconds",
+                self.cooldown_seconds,
+                0..=90 * 86_400,
+                "between 0 and 7776000 seconds (90 days)",
             ),
             (
                 "statement_max_age_seconds",
@@ -593,6 +593,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, ConfigError::Invalid { .. }), "{error}");
+    }
+
+    #[test]
+    fn the_cooldown_is_in_seconds_from_zero_to_ninety_days() {
+        assert_eq!(Config::default().cooldown_seconds, 259_200);
+        for (value, expected) in [("0", Some(0)), ("5", Some(5)), ("7776000", Some(7_776_000))] {
+            let config = Config::load(
+                None,
+                env(&[("LOCARA_REGISTRY_COOLDOWN_SECONDS", value)]),
+                &Overrides::default(),
+            );
+            assert_eq!(config.ok().map(|config| config.cooldown_seconds), expected);
+        }
+        let error = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_COOLDOWN_SECONDS", "7776001")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    setting: "cooldown_seconds",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let error = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_COOLDOWN_HOURS", "72")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, ConfigError::UnknownVariable { .. }),
+            "{error}"
+        );
     }
 
     #[test]

@@ -2,8 +2,14 @@
 //! (verification method `demo`: seeded locally, not a proven identity), a release key, and one app per
 //! directory of the examples, each in a local git repository, and queues a release of each through the
 //! real builder. Every step goes through the store with its log entry, exactly as the API would write it.
-//! Seeding is idempotent: a second start with `--demo` adds only what is missing.
+//!
+//! Every start re-seeds: an example whose files differ from its repository's HEAD is copied over (files
+//! added, changed and removed; `.git` and `target/` left alone) and committed, and its manifest's version
+//! is queued if it is new and higher than every released one. So bumping an example's version and
+//! restarting releases it; a start with nothing changed adds nothing.
 
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,6 +21,7 @@ use locara_core::manifest::Manifest;
 use locara_core::names;
 use locara_core::statement::release::ReleaseStatement;
 use locara_core::time::Timestamp;
+use locara_core::version::Version;
 use locara_store::records::{NewAccount, NewApp, NewBuild};
 
 use crate::api::entry;
@@ -54,22 +61,88 @@ fn git(directory: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
+/// Whether `a` and `b` are files with the same bytes and permissions.
+fn same_file(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    let (Ok(a_meta), Ok(b_meta)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return Ok(false);
+    };
+    if !b_meta.is_file()
+        || a_meta.len() != b_meta.len()
+        || a_meta.permissions().mode() != b_meta.permissions().mode()
+    {
+        return Ok(false);
+    }
+    Ok(std::fs::read(a)? == std::fs::read(b)?)
+}
+
+/// Makes `to` hold exactly the files of `from` — adding, replacing and deleting — except `.git`
+/// (the repository itself) and `target` directories (local build output). Unchanged files are not
+/// rewritten.
+fn mirror_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let skipped = |name: &std::ffi::OsStr| name == ".git" || name == "target";
+    if !to.is_dir() {
+        if to.symlink_metadata().is_ok() {
+            std::fs::remove_file(to)?;
+        }
+        std::fs::create_dir_all(to)?;
+    }
+    let mut wanted = BTreeSet::new();
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
+        let name = entry.file_name();
         let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
+        let target = to.join(&name);
         if kind.is_dir() {
-            if entry.file_name() == "target" {
+            if skipped(&name) {
                 continue;
             }
-            copy_tree(&entry.path(), &target)?;
+            mirror_tree(&entry.path(), &target)?;
         } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target)?;
+            if !same_file(&entry.path(), &target)? {
+                if target.is_dir() {
+                    std::fs::remove_dir_all(&target)?;
+                }
+                std::fs::copy(entry.path(), &target)?;
+            }
+        } else {
+            continue;
+        }
+        wanted.insert(name);
+    }
+    for entry in std::fs::read_dir(to)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if wanted.contains(&name) || name == ".git" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
         }
     }
     Ok(())
+}
+
+/// Brings the demo repository at `repository` in step with the example at `example`: on the first start
+/// it is created; afterwards, when the example's files differ from HEAD, they are copied over and
+/// committed. Returns the commit to build.
+fn sync_repository(example: &Path, repository: &Path) -> anyhow::Result<String> {
+    if !repository.join(".git").exists() {
+        std::fs::create_dir_all(repository)?;
+        git(repository, &["init", "-q", "-b", "main"])?;
+    }
+    mirror_tree(example, repository)?;
+    git(repository, &["add", "-A"])?;
+    // Also true before the first commit, when everything is new.
+    if !git(repository, &["status", "--porcelain"])?.is_empty() {
+        git(
+            repository,
+            &["commit", "-q", "-m", "demo: the example as of this start"],
+        )?;
+        tracing::info!(example = %example.display(), repository = %repository.display(), "demo example changed; committed");
+    }
+    git(repository, &["rev-parse", "HEAD"])
 }
 
 /// Seeds the demo publisher and queues a release of each app in `examples`.
@@ -182,12 +255,7 @@ pub async fn seed(state: &AppState, data: &Path, examples: &Path) -> anyhow::Res
         let repository_dir = data
             .join("demo-repositories")
             .join(manifest.app().name().slug().as_str());
-        if !repository_dir.join(".git").exists() {
-            copy_tree(&directory, &repository_dir)?;
-            git(&repository_dir, &["init", "-q", "-b", "main"])?;
-            git(&repository_dir, &["add", "."])?;
-            git(&repository_dir, &["commit", "-q", "-m", "demo"])?;
-        }
+        let commit = sync_repository(&directory, &repository_dir)?;
         let repository = format!("file://{}", repository_dir.display());
         let app = match state.metadata.app_by_name(&name).await? {
             Some(app) => app,
@@ -219,16 +287,20 @@ pub async fn seed(state: &AppState, data: &Path, examples: &Path) -> anyhow::Res
             }
         };
         let version = manifest.app().version().to_string();
-        if state
-            .metadata
-            .releases_of(app.id)
-            .await?
-            .iter()
-            .any(|release| release.version == version)
-        {
+        let released = state.metadata.releases_of(app.id).await?;
+        if released.iter().any(|release| release.version == version) {
             continue;
         }
-        let commit = git(&repository_dir, &["rev-parse", "HEAD"])?;
+        // As publishing does: versions only go up, so an older version in the example is not released.
+        if let Some(latest) = released
+            .iter()
+            .filter_map(|release| release.version.parse::<Version>().ok())
+            .max_by(|a, b| a.semver().cmp(b.semver()))
+            && manifest.app().version().semver() <= latest.semver()
+        {
+            tracing::warn!(app = %name, %version, %latest, "the example's version is not higher than the released one; bump it to release again");
+            continue;
+        }
         // The work tree is exactly the commit: the manifest digest is of the committed file's bytes.
         let exact = std::fs::read(repository_dir.join("locara.toml"))?;
         let statement = ReleaseStatement {

@@ -1,7 +1,7 @@
 //! Signing the app index: `/index/<publisher>/<app>.json`, one document per app, signed by the index key.
 //!
 //! A document is re-signed (next version) when what it says changes — the app is registered, its
-//! publisher's verification changes, and later its releases — and when less than a quarter of its validity
+//! publisher's verification changes, a release is recorded, cancelled, yanked or deprecated — and when less than a quarter of its validity
 //! is left, which the periodic re-signing checks. The database is the source of truth; the documents are
 //! derived from it and kept in the blob store as named files.
 
@@ -105,6 +105,7 @@ pub async fn sign_app_index(
                     .provenance_digest
                     .parse()
                     .map_err(|error| damaged(format!("provenance digest: {error}")))?,
+                message: release.message.clone(),
             })
         })
         .collect::<Result<Vec<_>, IndexError>>()?;

@@ -39,7 +39,8 @@ enum Command {
         /// TOML configuration file [env LOCARA_REGISTRY_CONFIG].
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Seed a `demo` publisher and publish the example apps through the real builder.
+        /// Seed a `demo` publisher and publish the example apps through the real builder; every start
+        /// commits examples that changed and releases a new version if their manifest has one.
         #[arg(long)]
         demo: bool,
         /// Where the demo's example apps are (each a directory with a locara.toml).

@@ -344,15 +344,14 @@ async fn finalise(
         .app_by_name(&build.app)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the app of build {} is gone", build.id))?;
-    // The capability difference from the latest release clients may install now.
+    // The capability difference from the latest release clients may install now (a deprecated one
+    // included: deprecating a release must not let the next one skip the cool-down).
     let previous = state
         .metadata
         .releases_of(app.id)
         .await?
         .into_iter()
-        .filter(|release| {
-            crate::api::releases::effective_state(release, now.unix_seconds()) == "available"
-        })
+        .filter(|release| crate::api::releases::is_installable(release, now.unix_seconds()))
         .filter_map(|release| Manifest::parse(&release.manifest).ok())
         .max_by(|a, b| a.app().version().semver().cmp(b.app().version().semver()));
     let capabilities = output.manifest.capabilities();
@@ -367,7 +366,7 @@ async fn finalise(
         ("available", now)
     } else {
         let until = now
-            .checked_add_seconds(u64::from(state.config.cooldown_hours) * 3600)
+            .checked_add_seconds(state.config.cooldown_seconds)
             .unwrap_or(now);
         ("cooling-down", until)
     };

@@ -7,80 +7,24 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::api::{
-    Api, User, register_app, register_new_key, sign_up_with_two_factor, verify_by_dns,
-};
+use common::publishing::{World, commit, manifest_building_for, manifest_for, world_for};
 use locara_core::digest::Digest;
 use locara_core::dsse::Envelope;
 use locara_core::events::{Event, LogEntry};
 use locara_core::index::AppIndex;
-use locara_core::keys::SigningKey;
 use locara_core::root::{Role, Root};
 use locara_core::statement::provenance::verify_provenance;
-use locara_core::statement::release::ReleaseStatement;
 use locara_core::time::Timestamp;
-use locara_testkit::dns::DnsServer;
 use serde_json::{Value, json};
 
-const HELLO_C: &str =
-    "#include <stdio.h>\nint main(void) { puts(\"hello from alice\"); return 0; }\n";
+const APP: &str = "alice/hello";
 
 fn manifest(version: &str, network: &str) -> String {
-    manifest_building(
-        version,
-        network,
-        r#""cc", "-O2", "-o", "hello", "hello.c""#,
-        "",
-    )
+    manifest_for(APP, version, network)
 }
 
-/// A manifest whose build command is `command` (TOML array items) with extra `outputs` entries.
 fn manifest_building(version: &str, network: &str, command: &str, outputs: &str) -> String {
-    format!(
-        "[app]\nname = \"alice/hello\"\nversion = \"{version}\"\ndescription = \"Says hello\"\nlicense = \"MIT\"\n\
-         source = \"https://git.example/alice/hello\"\n\n[build]\ncommand = [{command}]\n\
-         outputs = {{ \"bin/hello\" = \"hello\"{outputs} }}\nentry = \"bin/hello\"\n\n[capabilities]\nnetwork = [{network}]\n"
-    )
-}
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Alice")
-        .env("GIT_AUTHOR_EMAIL", "alice@example.test")
-        .env("GIT_COMMITTER_NAME", "Alice")
-        .env("GIT_COMMITTER_EMAIL", "alice@example.test")
-        .env("GIT_AUTHOR_DATE", "2026-11-01T12:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-11-01T12:00:00Z")
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-/// Commits `manifest` (and the C source) and returns the commit and the manifest's digest.
-fn commit(repo: &Path, manifest: &str, message: &str) -> (String, Digest) {
-    std::fs::write(repo.join("hello.c"), HELLO_C).unwrap();
-    std::fs::write(repo.join("locara.toml"), manifest).unwrap();
-    git(repo, &["add", "."]);
-    git(repo, &["commit", "-q", "-m", message]);
-    (
-        git(repo, &["rev-parse", "HEAD"]),
-        Digest::of_bytes(manifest.as_bytes()),
-    )
-}
-
-struct World {
-    _data: tempfile::TempDir,
-    _dns: DnsServer,
-    server: common::Server,
-    api: Api,
-    alice: User,
-    key: SigningKey,
-    repo: tempfile::TempDir,
-    repository: String,
+    manifest_building_for(APP, version, network, command, outputs)
 }
 
 async fn world() -> World {
@@ -88,104 +32,7 @@ async fn world() -> World {
 }
 
 async fn world_with(environment: &[(&str, &str)]) -> World {
-    let dns = DnsServer::start("example.test").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let resolver = dns.address().to_string();
-    let mut environment = environment.to_vec();
-    environment.push(("LOCARA_REGISTRY_DNS_RESOLVER", &resolver));
-    let server = common::start_with(data.path(), &environment);
-    let api = Api::new(&server.url);
-    let mut alice = sign_up_with_two_factor(&api, "alice").await;
-    verify_by_dns(&api, &dns, &mut alice, "alice", "alice.example.test").await;
-    let repo = tempfile::tempdir().unwrap();
-    git(repo.path(), &["init", "-q", "-b", "main"]);
-    let repository = format!("file://{}", repo.path().display());
-    register_app(&api, &alice, "alice/hello", &repository).await;
-    let key = register_new_key(&api, &mut alice, "alice").await;
-    World {
-        _data: data,
-        _dns: dns,
-        server,
-        api,
-        alice,
-        key,
-        repo,
-        repository,
-    }
-}
-
-impl World {
-    /// Signs and sends a release request; returns the reply.
-    async fn publish(
-        &mut self,
-        version: &str,
-        commit: &str,
-        manifest: Digest,
-    ) -> common::api::Reply {
-        let code = self.alice.otp().await;
-        self.publish_with(version, commit, manifest, &code).await
-    }
-
-    /// Like [`Self::publish`] with a given code (for requests refused before the code is looked at).
-    async fn publish_with(
-        &mut self,
-        version: &str,
-        commit: &str,
-        manifest: Digest,
-        code: &str,
-    ) -> common::api::Reply {
-        let statement = ReleaseStatement {
-            app: "alice/hello".parse().unwrap(),
-            version: version.parse().unwrap(),
-            repository: self.repository.clone(),
-            commit: commit.parse().unwrap(),
-            manifest,
-            created_at: Timestamp::now(),
-        };
-        let envelope: Value = serde_json::from_slice(&statement.sign(&self.key).to_json()).unwrap();
-        self.api
-            .call(
-                "POST",
-                "/api/v1/apps/alice/hello/releases",
-                Some(&self.alice.token.clone()),
-                Some(code),
-                Some(json!({"version": version, "statement": envelope})),
-            )
-            .await
-    }
-
-    /// Waits for build `id` to finish; returns its final view.
-    async fn wait(&self, id: i64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let reply = self
-                .api
-                .call(
-                    "GET",
-                    &format!("/api/v1/builds/{id}"),
-                    Some(&self.alice.token),
-                    None,
-                    None,
-                )
-                .await;
-            assert_eq!(reply.status, 200, "{}", reply.body);
-            if matches!(reply.body["state"].as_str(), Some("succeeded" | "failed")) {
-                return reply.body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "build {id} did not finish: {}",
-                reply.body
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
-
-    async fn bytes(&self, path: &str) -> Vec<u8> {
-        let (status, bytes) = common::fetch(&format!("{}{path}", self.server.url)).await;
-        assert_eq!(status, 200, "{path}");
-        bytes
-    }
+    world_for(environment, APP).await
 }
 
 /// A webhook receiver on loopback: answers 500 to the first POST, then 200, and keeps every body.
@@ -219,13 +66,13 @@ async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
     let mut world = world().await;
     // The owner is told of every release at their webhook.
     let (hook, received) = webhook().await;
-    let code = world.alice.otp().await;
+    let code = world.owner.otp().await;
     let reply = world
         .api
         .call(
             "PUT",
             "/api/v1/account/webhook",
-            Some(&world.alice.token),
+            Some(&world.owner.token),
             Some(&code),
             Some(json!({"url": hook})),
         )
@@ -341,7 +188,7 @@ async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
                 "{}/api/v1/builds/{}/log",
                 world.server.url, build["id"]
             ))
-            .bearer_auth(&world.alice.token)
+            .bearer_auth(&world.owner.token)
             .send()
             .await
             .unwrap();
@@ -368,13 +215,13 @@ async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
     assert_eq!(releases[1]["state"], "cooling-down");
     let expansion = releases[1]["expansion"].to_string();
     assert!(expansion.contains("api.example.com"), "{expansion}");
-    let code = world.alice.otp().await;
+    let code = world.owner.otp().await;
     let reply = world
         .api
         .call(
             "POST",
             "/api/v1/apps/alice/hello/releases/1.1.0/cancel",
-            Some(&world.alice.token),
+            Some(&world.owner.token),
             Some(&code),
             None,
         )
@@ -443,7 +290,7 @@ async fn a_killed_workers_build_is_taken_over_and_released_once() {
             .spawn()
             .expect("start a worker")
     };
-    let data = world._data.path().to_owned();
+    let data = world.data.path().to_owned();
     // The first worker takes the job and is killed mid-build.
     let mut first = worker(&data);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -453,7 +300,7 @@ async fn a_killed_workers_build_is_taken_over_and_released_once() {
             .call(
                 "GET",
                 &format!("/api/v1/builds/{id}"),
-                Some(&world.alice.token),
+                Some(&world.owner.token),
                 None,
                 None,
             )

@@ -19,8 +19,9 @@ use locara_core::log::{Hash, Tile, TileKind, consistency_proof, inclusion_proof,
 use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, prefetched_run_error, recorded_reads};
 use crate::records::{
-    Account, AccountId, App, Build, Member, MemberRole, NewAccount, NewApp, NewBuild, NewRelease,
-    NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release, TokenRecord,
+    Account, AccountId, App, AppListing, Build, Member, MemberRole, NewAccount, NewApp, NewBuild,
+    NewRelease, NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release,
+    TokenRecord,
 };
 
 /// What appending a batch of log entries did.
@@ -314,16 +315,28 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// An app's releases, oldest first.
     async fn releases_of(&self, app: i64) -> Result<Vec<Release>, StoreError>;
 
-    /// Changes a release's state from `from` to `to`, appending `entry`; `None` (and no entry) if it is not
-    /// in state `from`.
+    /// Changes a release's state from `from` to `to`, appending `entry`, and sets its message when
+    /// `message` is given (a deprecation notice; `None` keeps the one it has); `None` (and no entry, no
+    /// change) if it is not in state `from`. Releases are never deleted.
     async fn change_release_state(
         &self,
         app: i64,
         version: &str,
         from: &str,
         to: &str,
+        message: Option<&str>,
         entry: Vec<u8>,
     ) -> Result<Option<u64>, StoreError>;
+
+    /// Apps, by name, whose name or latest installable release's manifest text contains `needle` with
+    /// ASCII letters compared case-insensitively (every app when `needle` is `None`), with their
+    /// publishers and latest installable releases at `now` (see [`AppListing`]). A superset for search: the
+    /// caller narrows it to the fields it matches on.
+    async fn app_listings(
+        &self,
+        needle: Option<&str>,
+        now: u64,
+    ) -> Result<Vec<AppListing>, StoreError>;
 
     /// Sets (or clears) the webhook an account's release notifications are POSTed to.
     async fn set_webhook(&self, account: AccountId, url: Option<&str>) -> Result<(), StoreError>;

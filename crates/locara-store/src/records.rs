@@ -480,6 +480,8 @@ pub struct Release {
     pub log_index: u64,
     /// When it was recorded.
     pub created_at: u64,
+    /// The publisher's deprecation message, once deprecated (kept if it is later yanked).
+    pub message: Option<String>,
 }
 
 /// A message to deliver to an owner's webhook, written with what it tells of.
@@ -495,4 +497,16 @@ pub struct Notification {
     pub body: String,
     /// Delivery attempts so far.
     pub attempts: u32,
+}
+
+/// An app as search reads it: its record, its publisher, and its latest installable release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppListing {
+    /// The app.
+    pub app: App,
+    /// Its publisher (with its verification).
+    pub publisher: Publisher,
+    /// The release with the highest id that clients may install at the time asked about: `available`,
+    /// `deprecated`, or `cooling-down` whose time has come. Versions only increase, so it is the highest.
+    pub latest: Option<Release>,
 }

@@ -21,8 +21,9 @@ use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, append_hashes, hashes_read_by_append};
 use crate::metadata::{AppendedEntries, MetadataStore, StoredCheckpoint};
 use crate::records::{
-    Account, AccountId, App, Build, Member, MemberRole, NewAccount, NewApp, NewBuild, NewRelease,
-    NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release, TokenRecord,
+    Account, AccountId, App, AppListing, Build, Member, MemberRole, NewAccount, NewApp, NewBuild,
+    NewRelease, NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release,
+    TokenRecord,
 };
 use crate::sqlite_builds as builds;
 use crate::sqlite_records as records;
@@ -630,9 +631,18 @@ impl MetadataStore for SqliteStore {
         version: &str,
         from: &str,
         to: &str,
+        message: Option<&str>,
         entry: Vec<u8>,
     ) -> Result<Option<u64>, StoreError> {
-        builds::change_release_state(&self.pool, app, version, from, to, entry).await
+        builds::change_release_state(&self.pool, app, version, from, to, message, entry).await
+    }
+
+    async fn app_listings(
+        &self,
+        needle: Option<&str>,
+        now: u64,
+    ) -> Result<Vec<AppListing>, StoreError> {
+        builds::app_listings(&self.pool, needle, now).await
     }
 
     async fn set_webhook(&self, account: AccountId, url: Option<&str>) -> Result<(), StoreError> {

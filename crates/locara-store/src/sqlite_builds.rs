@@ -4,8 +4,11 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
 use crate::error::StoreError;
-use crate::records::{AccountId, Build, BuildState, NewBuild, NewRelease, Notification, Release};
+use crate::records::{
+    AccountId, App, AppListing, Build, BuildState, NewBuild, NewRelease, Notification, Release,
+};
 use crate::sqlite::{append_on, from_db, to_db};
+use crate::sqlite_records::{PUBLISHER_COLUMNS, publisher_from};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -227,7 +230,7 @@ pub(crate) async fn fail_build(
 
 const RELEASE_COLUMNS: &str = "id, app_id, build_id, version, git_commit, repository, manifest, \
     manifest_digest, artifact_digest, provenance_digest, key_id, statement, capabilities, expansion, \
-    state, available_at, reproducible, log_index, created_at";
+    state, available_at, reproducible, log_index, created_at, message";
 
 fn release_from(row: &SqliteRow) -> Result<Release> {
     Ok(Release {
@@ -250,6 +253,7 @@ fn release_from(row: &SqliteRow) -> Result<Release> {
         reproducible: row.get::<i64, _>("reproducible") == 1,
         log_index: from_db("log index", row.get("log_index"))?,
         created_at: from_db("release time", row.get("created_at"))?,
+        message: row.get("message"),
     })
 }
 
@@ -358,17 +362,20 @@ pub(crate) async fn change_release_state(
     version: &str,
     from: &str,
     to: &str,
+    message: Option<&str>,
     entry: Vec<u8>,
 ) -> Result<Option<u64>> {
     let operation = "changing a release's state";
     let mut transaction = begin(pool, operation).await?;
     let done = sqlx::query(
-        "UPDATE releases SET state = ?4 WHERE app_id = ?1 AND version = ?2 AND state = ?3",
+        "UPDATE releases SET state = ?4, message = COALESCE(?5, message) \
+         WHERE app_id = ?1 AND version = ?2 AND state = ?3",
     )
     .bind(app)
     .bind(version)
     .bind(from)
     .bind(to)
+    .bind(message)
     .execute(&mut *transaction)
     .await
     .map_err(StoreError::database(operation))?;
@@ -381,6 +388,74 @@ pub(crate) async fn change_release_state(
         .await
         .map_err(StoreError::database(operation))?;
     Ok(Some(index))
+}
+
+pub(crate) async fn app_listings(
+    pool: &SqlitePool,
+    needle: Option<&str>,
+    now: u64,
+) -> Result<Vec<AppListing>> {
+    let operation = "searching apps";
+    // `lower` folds ASCII only; the caller folds the needle the same way and narrows the result itself.
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "WITH latest AS ( \
+             SELECT app_id, MAX(id) AS id FROM releases \
+             WHERE state IN ('available', 'deprecated') OR (state = 'cooling-down' AND available_at <= ?2) \
+             GROUP BY app_id) \
+         SELECT a.id AS app_id, a.publisher_id AS app_publisher_id, a.name AS app_name, \
+             a.repository AS app_repository, a.created_at AS app_created_at, a.log_index AS app_log_index, \
+             l.id AS latest_id, {PUBLISHER_COLUMNS} \
+         FROM apps a JOIN publishers p ON p.id = a.publisher_id \
+         LEFT JOIN latest l ON l.app_id = a.id LEFT JOIN releases r ON r.id = l.id \
+         WHERE ?1 IS NULL OR instr(lower(a.name), ?1) > 0 OR instr(lower(r.manifest), ?1) > 0 \
+         ORDER BY a.name"
+    )))
+    .bind(needle.map(str::to_ascii_lowercase))
+    .bind(to_db("time", now)?)
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::database(operation))?;
+    let latest_ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|row| row.get::<Option<i64>, _>("latest_id"))
+        .collect();
+    let mut latest = std::collections::HashMap::new();
+    // One query per batch of ids, well under SQLite's limit on bound parameters.
+    for ids in latest_ids.chunks(500) {
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE id IN ({placeholders})"
+        )));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        for row in query
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::database(operation))?
+        {
+            let release = release_from(&row)?;
+            latest.insert(release.id, release);
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            Ok(AppListing {
+                app: App {
+                    id: row.get("app_id"),
+                    publisher_id: row.get("app_publisher_id"),
+                    name: row.get("app_name"),
+                    repository: row.get("app_repository"),
+                    created_at: from_db("app time", row.get("app_created_at"))?,
+                    log_index: from_db("log index", row.get("app_log_index"))?,
+                },
+                publisher: publisher_from(row)?,
+                latest: row
+                    .get::<Option<i64>, _>("latest_id")
+                    .and_then(|id| latest.remove(&id)),
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn set_webhook(

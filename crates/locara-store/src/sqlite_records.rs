@@ -446,10 +446,10 @@ pub(crate) async fn create_organisation(
     ))
 }
 
-const PUBLISHER_COLUMNS: &str =
+pub(crate) const PUBLISHER_COLUMNS: &str =
     "p.id, p.name, p.kind, p.created_at, p.verified_method, p.verified_subject, p.verified_at";
 
-fn publisher_from(row: &SqliteRow) -> Result<Publisher> {
+pub(crate) fn publisher_from(row: &SqliteRow) -> Result<Publisher> {
     let kind: String = row.get("kind");
     let method: Option<String> = row.get("verified_method");
     let verification = match method {

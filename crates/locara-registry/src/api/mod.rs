@@ -1,4 +1,5 @@
-//! The JSON API under `/api/v1`: accounts, 2FA, tokens, publishers, keys, apps and trusted publishing.
+//! The JSON API under `/api/v1`: accounts, 2FA, tokens, publishers, keys, apps, trusted publishing,
+//! releases and their lifecycle, and search.
 //!
 //! Every error is an RFC 9457 problem ([`problem::Problem`]); the OpenAPI document is served at
 //! `/api/v1/openapi.json`. Every change to security state is written with its transparency-log entry in
@@ -9,15 +10,18 @@ pub mod accounts;
 pub mod apps;
 pub mod caller;
 pub mod keys;
+pub mod lifecycle;
 pub mod problem;
 pub mod publishers;
 pub mod releases;
+pub mod search;
 pub mod trusted;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{FromRequest, Request, rejection::JsonRejection};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, OptionalFromRequest, Request, rejection::JsonRejection};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
@@ -47,7 +51,8 @@ use problem::{ApiResult, Problem};
         apps::register_app, apps::show_app,
         trusted::exchange,
         releases::publish, releases::show_build, releases::build_log, releases::list_releases,
-        releases::cancel_release, releases::set_webhook,
+        lifecycle::cancel_release, lifecycle::yank_release, lifecycle::deprecate_release,
+        releases::set_webhook, search::search,
     ),
     modifiers(&BearerToken),
     tags(
@@ -57,7 +62,8 @@ use problem::{ApiResult, Problem};
         (name = "keys", description = "Release keys"),
         (name = "apps", description = "App names"),
         (name = "trusted publishing", description = "OIDC token exchange"),
-        (name = "releases", description = "Release requests, builds, releases"),
+        (name = "releases", description = "Release requests, builds, releases, cancel, yank, deprecate"),
+        (name = "search", description = "Finding apps"),
     )
 )]
 pub struct ApiDoc;
@@ -140,8 +146,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/api/v1/apps/{publisher}/{app}/releases/{version}/cancel",
-            post(releases::cancel_release),
+            post(lifecycle::cancel_release),
         )
+        .route(
+            "/api/v1/apps/{publisher}/{app}/releases/{version}/yank",
+            post(lifecycle::yank_release),
+        )
+        .route(
+            "/api/v1/apps/{publisher}/{app}/releases/{version}/deprecate",
+            post(lifecycle::deprecate_release),
+        )
+        .route("/api/v1/search", get(search::search))
         .route("/api/v1/builds/{id}", get(releases::show_build))
         .route("/api/v1/builds/{id}/log", get(releases::build_log))
         .route("/api/v1/account/webhook", put(releases::set_webhook))
@@ -169,22 +184,58 @@ where
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
+        match <Json<T> as FromRequest<S>>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_problem(&rejection)),
         }
     }
 }
 
+/// An optional JSON body: an empty body is `None`; anything else must be valid JSON of `T`.
+impl<T, S> OptionalFromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    body_too_large()
+                } else {
+                    Problem::invalid(format!(
+                        "the body could not be read: {}",
+                        rejection.body_text()
+                    ))
+                }
+            })?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        <Self as FromRequest<S>>::from_request(request, state)
+            .await
+            .map(Some)
+    }
+}
+
+fn body_too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+        "Request body too large",
+        "the request body is over this registry's max_body_bytes",
+    )
+}
+
 fn json_problem(rejection: &JsonRejection) -> Problem {
     let status = rejection.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return Problem::new(
-            status,
-            "body-too-large",
-            "Request body too large",
-            "the request body is over this registry's max_body_bytes",
-        );
+        return body_too_large();
     }
     if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return Problem::new(

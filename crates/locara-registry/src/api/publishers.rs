@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use locara_core::events::{ClaimPattern, Event};
 use locara_core::names::PublisherName;
-use locara_store::records::{MemberRole, OidcTrust, Publisher, PublisherKind};
+use locara_store::records::{MemberRole, OidcTrust, Publisher, PublisherKind, Verification};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -94,6 +94,15 @@ pub struct ClaimRuleBody {
     pub pattern: String,
 }
 
+/// A publisher's verification as the API shows it.
+pub(crate) fn verification_view(verification: &Verification) -> VerificationView {
+    VerificationView {
+        method: verification.method.clone(),
+        subject: verification.subject.clone(),
+        verified_at: display_time(verification.at),
+    }
+}
+
 fn kind_name(kind: PublisherKind) -> String {
     kind.as_str().to_owned()
 }
@@ -109,14 +118,7 @@ pub(crate) async fn publisher_view(
     Ok(PublisherView {
         name: publisher.name.clone(),
         kind: kind_name(publisher.kind),
-        verification: publisher
-            .verification
-            .as_ref()
-            .map(|verification| VerificationView {
-                method: verification.method.clone(),
-                subject: verification.subject.clone(),
-                verified_at: display_time(verification.at),
-            }),
+        verification: publisher.verification.as_ref().map(verification_view),
         created_at: display_time(publisher.created_at),
         members: members
             .into_iter()

@@ -1,5 +1,6 @@
-//! Publishing: a signed release request becomes a queued build; builds and their logs; releases; owners
-//! cancelling a release that is cooling down; the webhook an account is told of releases at.
+//! Publishing: a signed release request becomes a queued build; builds and their logs; releases; the
+//! webhook an account is told of releases at. What happens to a release afterwards is in
+//! [`super::lifecycle`].
 //!
 //! No endpoint accepts app bytes: a release request names a repository and a commit, and only the
 //! registry's builder makes the artifact (DESIGN §1.1).
@@ -11,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use locara_core::dsse::Envelope;
-use locara_core::events::Event;
 use locara_core::keys::{PublicKey, TrustedKeys};
 use locara_core::names::AppName;
 use locara_core::statement::release::verify_release;
@@ -24,8 +24,7 @@ use utoipa::ToSchema;
 use super::Body;
 use super::caller::{Caller, display_time, now};
 use super::problem::{ApiResult, Problem};
-use super::publishers::{find_publisher, require_owner};
-use super::{append_event, entry};
+use super::publishers::find_publisher;
 use crate::http::AppState;
 
 /// How far in the future a statement's `created_at` may be (clock skew), in seconds.
@@ -117,8 +116,12 @@ pub struct ReleaseView {
     pub log_index: u64,
     /// The build that made it.
     pub build_id: i64,
+    /// The deprecation message, once deprecated (kept if it is later yanked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
+/// A release as the API shows it.
 pub(crate) fn release_view(release: &Release) -> ReleaseView {
     ReleaseView {
         version: release.version.clone(),
@@ -134,6 +137,7 @@ pub(crate) fn release_view(release: &Release) -> ReleaseView {
         expansion: serde_json::from_str(&release.expansion).unwrap_or_default(),
         log_index: release.log_index,
         build_id: release.build_id,
+        message: release.message.clone(),
     }
 }
 
@@ -146,7 +150,13 @@ pub fn effective_state(release: &Release, now: u64) -> &str {
     }
 }
 
-async fn find_app(state: &AppState, publisher: &str, app: &str) -> ApiResult<App> {
+/// Whether clients may install `release` at `now`: available (its cool-down over) or deprecated.
+pub fn is_installable(release: &Release, now: u64) -> bool {
+    matches!(effective_state(release, now), "available" | "deprecated")
+}
+
+/// The app `publisher/app`, or 404.
+pub(crate) async fn find_app(state: &AppState, publisher: &str, app: &str) -> ApiResult<App> {
     let name = format!("{publisher}/{app}");
     state
         .metadata
@@ -156,7 +166,7 @@ async fn find_app(state: &AppState, publisher: &str, app: &str) -> ApiResult<App
 }
 
 /// Refuses a caller who is not a member (owner or maintainer) of the app's publisher.
-async fn require_member(
+pub(crate) async fn require_member(
     state: &AppState,
     caller: &Caller,
     publisher_id: i64,
@@ -413,75 +423,6 @@ pub async fn list_releases(
     let app = find_app(&state, &publisher, &app).await?;
     let releases = state.metadata.releases_of(app.id).await?;
     Ok(Json(releases.iter().map(release_view).collect()))
-}
-
-/// Cancels a release that is still cooling down (owners, with a fresh code); it never becomes available.
-#[utoipa::path(post, path = "/api/v1/apps/{publisher}/{app}/releases/{version}/cancel", tag = "releases",
-    security(("token" = [])),
-    params(("publisher" = String, Path), ("app" = String, Path), ("version" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = ReleaseView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn cancel_release(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path((publisher_name, app_name, version)): Path<(String, String, String)>,
-) -> ApiResult<Json<ReleaseView>> {
-    let app = find_app(&state, &publisher_name, &app_name).await?;
-    let publisher = find_publisher(&state, &publisher_name).await?;
-    caller.require_two_factor()?;
-    caller.require_scope("publish", Some(&app.name))?;
-    require_owner(&state, &caller, &publisher).await?;
-    let release = state
-        .metadata
-        .releases_of(app.id)
-        .await?
-        .into_iter()
-        .find(|release| release.version == version)
-        .ok_or_else(|| {
-            Problem::not_found(format!(
-                "`{}` has no release {}",
-                app.name,
-                version.escape_debug()
-            ))
-        })?;
-    if effective_state(&release, now()) != "cooling-down" {
-        return Err(Problem::conflict(format!(
-            "{} {} is {}, not cooling down; only a cooling-down release can be cancelled",
-            app.name,
-            release.version,
-            effective_state(&release, now())
-        )));
-    }
-    caller.require_fresh_otp(&state, &headers).await?;
-    let entry = entry(
-        now(),
-        Event::ReleaseCancelled {
-            app: app.name.clone(),
-            version: release.version.clone(),
-            by: caller.account.username.clone(),
-        },
-    )?;
-    let changed = append_event(&state, async {
-        state
-            .metadata
-            .change_release_state(app.id, &release.version, "cooling-down", "cancelled", entry)
-            .await
-    })
-    .await?;
-    if changed.is_none() {
-        return Err(Problem::conflict(
-            "the release changed state meanwhile; look again",
-        ));
-    }
-    crate::index::refresh_app(&state, &app).await;
-    let release = state
-        .metadata
-        .releases_of(app.id)
-        .await?
-        .into_iter()
-        .find(|release| release.version == version)
-        .ok_or_else(|| Problem::unavailable(&"a cancelled release vanished"))?;
-    Ok(Json(release_view(&release)))
 }
 
 /// Where release notifications go.

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use locara_core::digest::Digest;
 
 pub mod api;
+pub mod examples;
+pub mod publishing;
 
 /// A running server and what it printed on start; killed when dropped.
 pub struct Server {

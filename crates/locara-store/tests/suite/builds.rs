@@ -157,7 +157,7 @@ pub async fn a_killed_workers_job_is_taken_over_and_finished_once(fixture: &impl
     let entry = b"{\"yank\":1}".to_vec();
     assert!(
         store
-            .change_release_state(app, "1.0.0", "available", "yanked", entry)
+            .change_release_state(app, "1.0.0", "available", "yanked", None, entry)
             .await
             .unwrap()
             .is_some()
@@ -251,4 +251,165 @@ pub async fn notifications_wait_in_the_outbox_until_delivered(fixture: &impl Fix
             .unwrap()
             .is_empty()
     );
+}
+
+/// Finishes a build of `version` for `app` in `state`, available from `available_at`, with `manifest`.
+async fn released(
+    store: &dyn MetadataStore,
+    (account, app): (i64, i64),
+    version: &str,
+    state: &str,
+    available_at: u64,
+    manifest: &str,
+) {
+    let queued = store
+        .enqueue_build(build(app, account, version))
+        .await
+        .unwrap();
+    store.claim_build("w", 100, 200, 3).await.unwrap().unwrap();
+    store
+        .finish_build(
+            queued.id,
+            "w",
+            NewRelease {
+                state: state.to_owned(),
+                available_at,
+                manifest: manifest.to_owned(),
+                ..release(version)
+            },
+            "sha256:l",
+            b"{}".to_vec(),
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
+pub async fn a_state_change_keeps_the_release_sets_its_message_and_logs_once(
+    fixture: &impl Fixture,
+) {
+    let store = fixture.open_metadata().await;
+    let ids = app(store.as_ref()).await;
+    released(store.as_ref(), ids, "1.0.0", "available", 20, "[app]").await;
+    let size = store.log_size().await.unwrap();
+    let deprecated = store
+        .change_release_state(
+            ids.1,
+            "1.0.0",
+            "available",
+            "deprecated",
+            Some("use 2.x"),
+            b"{\"deprecated\":1}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deprecated, Some(size));
+    // The expected state is checked inside the transaction: a stale change does nothing, logs nothing.
+    assert_eq!(
+        store
+            .change_release_state(
+                ids.1,
+                "1.0.0",
+                "available",
+                "yanked",
+                None,
+                b"{\"stale\":1}".to_vec()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.log_size().await.unwrap(), size + 1);
+    // Yanking a deprecated release keeps its message.
+    assert!(
+        store
+            .change_release_state(
+                ids.1,
+                "1.0.0",
+                "deprecated",
+                "yanked",
+                None,
+                b"{\"yanked\":1}".to_vec()
+            )
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let releases = store.releases_of(ids.1).await.unwrap();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(
+        (releases[0].state.as_str(), releases[0].message.as_deref()),
+        ("yanked", Some("use 2.x"))
+    );
+    assert_eq!(store.log_size().await.unwrap(), size + 2);
+}
+
+pub async fn listings_find_apps_by_name_or_latest_installable_manifest(fixture: &impl Fixture) {
+    let store = fixture.open_metadata().await;
+    let ids = app(store.as_ref()).await;
+    released(store.as_ref(), ids, "1.0.0", "available", 20, "Takes NOTES").await;
+    released(
+        store.as_ref(),
+        ids,
+        "1.1.0",
+        "deprecated",
+        20,
+        "Deprecated Jots",
+    )
+    .await;
+    released(
+        store.as_ref(),
+        ids,
+        "1.2.0",
+        "cooling-down",
+        500,
+        "Cooling Scribbles",
+    )
+    .await;
+    released(store.as_ref(), ids, "1.3.0", "yanked", 20, "Yanked Doodles").await;
+
+    let all = store.app_listings(None, 100).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].app.name.as_str(), all[0].publisher.name.as_str()),
+        ("alice/notes", "alice")
+    );
+    let latest = all[0].latest.as_ref().unwrap();
+    assert_eq!(
+        latest.version, "1.1.0",
+        "deprecated still installs; cooling-down and yanked do not"
+    );
+    // Once its cool-down has passed, the cooling-down release is the latest.
+    let later = store.app_listings(None, 500).await.unwrap();
+    assert_eq!(later[0].latest.as_ref().unwrap().version, "1.2.0");
+
+    for (needle, found) in [
+        ("ALICE/no", true),
+        ("jots", true),
+        ("scribbles", false),
+        ("doodles", false),
+        ("takes notes", false),
+        ("nothing", false),
+    ] {
+        let listed = store.app_listings(Some(needle), 100).await.unwrap();
+        assert_eq!(listed.len(), usize::from(found), "{needle}");
+    }
+    // An app without an installable release is still found by name.
+    let publisher = store.publisher_by_name("alice").await.unwrap().unwrap();
+    store
+        .register_app(
+            NewApp {
+                publisher_id: publisher.id,
+                name: "alice/empty".to_owned(),
+                canonical: "alice/empty".to_owned(),
+                repository: "file:///srv/empty".to_owned(),
+                created_at: 1,
+            },
+            b"{\"app\":2}".to_vec(),
+        )
+        .await
+        .unwrap();
+    let listed = store.app_listings(Some("empty"), 100).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].latest.is_none());
 }

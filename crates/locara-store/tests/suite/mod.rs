@@ -49,6 +49,8 @@ macro_rules! store_suite {
                 a_killed_workers_job_is_taken_over_and_finished_once,
                 a_job_whose_workers_keep_dying_fails_and_frees_the_version,
                 notifications_wait_in_the_outbox_until_delivered,
+                a_state_change_keeps_the_release_sets_its_message_and_logs_once,
+                listings_find_apps_by_name_or_latest_installable_manifest,
             ];
             records: [
                 accounts_come_with_a_personal_publisher_and_a_log_entry,
