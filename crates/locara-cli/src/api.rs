@@ -392,6 +392,20 @@ impl ApiClient {
         read_limited(&Method::GET, &url, response, limit).await
     }
 
+    /// [`ApiClient::get_bytes`], calling `progress(received, total)` after each chunk (`total` is the
+    /// announced length, if any): for the progress bars of long downloads.
+    pub async fn get_bytes_with_progress(
+        &self,
+        path: &str,
+        limit: usize,
+        progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+    ) -> Result<Vec<u8>, ApiError> {
+        let url = self.base.join(path);
+        let request = self.request(Method::GET, url.clone());
+        let response = self.execute(&Method::GET, &url, request).await?;
+        read_limited_with(&Method::GET, &url, response, limit, progress).await
+    }
+
     fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
         let request = self.http.request(method, url);
         match &self.token {
@@ -457,9 +471,20 @@ fn redirect_policy() -> reqwest::redirect::Policy {
 async fn read_limited(
     method: &Method,
     url: &Url,
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
+    read_limited_with(method, url, response, limit, &mut |_, _| {}).await
+}
+
+async fn read_limited_with(
+    method: &Method,
+    url: &Url,
+    mut response: reqwest::Response,
+    limit: usize,
+    progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+) -> Result<Vec<u8>, ApiError> {
+    let total = response.content_length();
     let too_large = || ApiError::TooLarge {
         method: method.clone(),
         url: Box::new(url.clone()),
@@ -485,6 +510,7 @@ async fn read_limited(
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
+        progress(body.len() as u64, total);
     }
     Ok(body)
 }

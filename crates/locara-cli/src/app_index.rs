@@ -238,6 +238,7 @@ mod tests {
                 log_index: 9,
                 artifact: Digest::of_bytes(b"artifact"),
                 provenance: Digest::of_bytes(b"provenance"),
+                message: None,
             }],
         }
     }

@@ -46,6 +46,9 @@ pub struct GlobalArgs {
     /// Use this configured registry instead of the default one.
     #[arg(long, global = true, value_name = "NAME")]
     pub registry: Option<RegistryName>,
+    /// No progress bars or progress lines (results and errors are still printed).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 /// The top-level commands.
@@ -91,6 +94,145 @@ pub enum Command {
     Build(BuildCommand),
     /// Show an app, its verified publisher, repository and releases, checked against its signed index.
     Info(InfoArgs),
+    /// Install apps: every check of the trust chain before anything is unpacked, then consent.
+    #[command(
+        after_help = "Each app is publisher/app, optionally @VERSION: @1.2.3 is exactly that version; @1, @1.2, @^1.2,\n@~1.2.3 or @\">=1.2, <2\" are requirements. Yanked, revoked and cooling-down releases are not chosen, nor\nreleases younger than the minimum release age (policy file, default 24h; --min-age 0 for this command).\nNothing is unpacked before every check passed; declining installs nothing.\n\nExamples:\n  locara install acme/notes-search\n  locara install acme/notes-search@1.4 demo/hello-c --yes\n  locara install --locked              # exactly what ./locara.lock names"
+    )]
+    Install(InstallArgs),
+    /// Remove installed apps (their launchers, then their store entries; the history stays).
+    Uninstall(UninstallArgs),
+    /// List installed apps, their versions, status and granted capabilities.
+    List(ListArgs),
+    /// Update installed apps under the update policy (patch releases apply; bigger ones and any new capability ask).
+    Update(UpdateArgs),
+    /// Fetch each registry's checkpoint, revocation list and indexes; quarantine revoked apps; apply updates that need no yes.
+    Sync(SyncArgs),
+    /// Re-check every installed app against the store and the transparency log (exit 1 on any finding).
+    Verify(VerifyInstalledArgs),
+    /// Write locara.lock from the installed apps, so `install --locked` installs identical bytes elsewhere.
+    Lock(LockArgs),
+    /// Run an installed app (the sandboxed runtime arrives in a later version; this says so).
+    Run(RunArgs),
+    /// Find apps by name or description.
+    Search(SearchArgs),
+    /// Yank a release: no new install or update chooses it; installed copies and lockfiles keep working.
+    Yank(YankArgs),
+    /// Deprecate a release: it stays installable, and clients show your message.
+    Deprecate(DeprecateArgs),
+}
+
+/// `locara search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Text to find in app names and descriptions.
+    pub query: String,
+    /// How many results at most (1-100).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+}
+
+/// `locara yank`.
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// The release: `publisher/app@VERSION`.
+    #[arg(value_name = "APP@VERSION")]
+    pub release: crate::resolve::AppRequest,
+    /// Why (recorded in the transparency log).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The fresh one-time code.
+    #[command(flatten)]
+    pub otp: OtpArg,
+}
+
+/// `locara deprecate`.
+#[derive(Debug, Args)]
+pub struct DeprecateArgs {
+    /// The release: `publisher/app@VERSION`.
+    #[arg(value_name = "APP@VERSION")]
+    pub release: crate::resolve::AppRequest,
+    /// What users are told (why, and what to use instead); at most 500 characters.
+    #[arg(long)]
+    pub message: String,
+    /// The fresh one-time code.
+    #[command(flatten)]
+    pub otp: OtpArg,
+}
+
+/// `locara install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Apps to install: `publisher/app[@VERSION]`.
+    #[arg(value_name = "APP")]
+    pub apps: Vec<crate::resolve::AppRequest>,
+    /// Install exactly what the lockfile names (and fail if anything differs).
+    #[arg(long)]
+    pub locked: bool,
+    /// The lockfile to read (default: ./locara.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lockfile: Option<PathBuf>,
+    /// Grant what the apps ask for without a question (for unattended machines; see also the policy file).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The minimum release age for this command (e.g. 0, 90m, 24h, 7d), instead of the policy's.
+    #[arg(long, value_name = "DURATION")]
+    pub min_age: Option<String>,
+}
+
+/// `locara uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Apps to remove.
+    #[arg(value_name = "APP", required = true)]
+    pub apps: Vec<AppName>,
+}
+
+/// `locara list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {}
+
+/// `locara update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Apps to update (default: every installed app).
+    #[arg(value_name = "APP")]
+    pub apps: Vec<AppName>,
+    /// Answer yes to every question (bigger releases and new capabilities).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The minimum release age for this command, instead of the policy's.
+    #[arg(long, value_name = "DURATION")]
+    pub min_age: Option<String>,
+}
+
+/// `locara sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The minimum release age for this command, instead of the policy's.
+    #[arg(long, value_name = "DURATION")]
+    pub min_age: Option<String>,
+}
+
+/// `locara verify`.
+#[derive(Debug, Args)]
+pub struct VerifyInstalledArgs {}
+
+/// `locara lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The lockfile to write (default: ./locara.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lockfile: Option<PathBuf>,
+}
+
+/// `locara run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The installed app.
+    pub app: AppName,
+    /// Arguments for the app.
+    #[arg(last = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// `--otp CODE`, for actions that change security state.

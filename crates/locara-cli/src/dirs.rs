@@ -14,6 +14,11 @@
 //! | `registries/<name>/root/<N>.root.json` | every trusted root since the pinned one | 0644 |
 //! | `credentials/<name>.token` | the API token for a registry | 0600, directory 0700 |
 //! | `keys/<name>.key` | release signing keys | 0600, directory 0700 |
+//! | `policy.toml` | the install policy (allow rules, update levels, minimum release age) | 0644 |
+//!
+//! Layout under the data directory: `state.sqlite3` (installed apps, grants, and per registry the last
+//! checkpoint and revocation-list version seen), `store/sha256/<hex>/` (unpacked artifacts, read-only),
+//! `bin/` (one launcher per installed app; put it on your `PATH`).
 //!
 //! The configuration directory itself is created 0700: it holds the secret directories.
 
@@ -128,6 +133,26 @@ impl Dirs {
     /// A release key's file: `keys/<name>.key`.
     pub fn key_file(&self, name: &KeyName) -> PathBuf {
         self.keys_dir().join(format!("{name}.key"))
+    }
+
+    /// The policy file: `policy.toml` in the configuration directory.
+    pub fn policy_file(&self) -> PathBuf {
+        self.config.join("policy.toml")
+    }
+
+    /// The state database: `state.sqlite3` in the data directory.
+    pub fn state_file(&self) -> PathBuf {
+        self.data.join("state.sqlite3")
+    }
+
+    /// The content-addressed install store: `store/` in the data directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data.join("store")
+    }
+
+    /// The launchers: `bin/` in the data directory (put it on your PATH).
+    pub fn bin_dir(&self) -> PathBuf {
+        self.data.join("bin")
     }
 }
 

@@ -9,6 +9,10 @@
 //! - [`keys`]: local release keys; [`source`]: the app's git work tree, the commit and manifest a release
 //!   names; [`release`]: release requests, builds, releases and the app index over the API;
 //!   [`app_index`]: the signed app index, verified and compared with the API's answers.
+//! - Installing: [`fetch`] (a registry's checked state and one release's evidence, every check of DESIGN
+//!   §5), [`resolve`] (which release), [`consent`] (capabilities in plain words, and the answer),
+//!   [`local`] (the store, state, launchers and policy of `locara-client`, changed in one safe order),
+//!   [`progress`] (download bars).
 //! - [`cli`], [`commands`], [`output`], [`prompt`], [`error`]: the command line, one module per command
 //!   group, the one renderer (human or `--json`), questions on a terminal, and exit codes.
 
@@ -17,17 +21,23 @@ pub mod api;
 pub mod app_index;
 pub mod cli;
 pub mod commands;
+pub mod consent;
 pub mod credentials;
 pub mod dirs;
 pub mod error;
+pub mod fetch;
 pub mod files;
 pub mod keys;
+pub mod lifecycle;
+pub mod local;
 pub mod names;
 pub mod output;
+pub mod progress;
 pub mod prompt;
 pub mod publisher;
 pub mod registry;
 pub mod release;
+pub mod resolve;
 pub mod second_factor;
 pub mod secret;
 pub mod source;

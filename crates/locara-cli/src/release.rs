@@ -147,6 +147,9 @@ pub struct ReleaseRecord {
     pub log_index: u64,
     /// The build that made it.
     pub build_id: u64,
+    /// The deprecation message, once deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Serialize)]

@@ -90,6 +90,7 @@ fn app_index(version: u64) -> AppIndex {
             log_index: 8,
             artifact: Digest::of_bytes(ARTIFACT),
             provenance: Digest::of_bytes(PROVENANCE),
+            message: None,
         }],
     }
 }

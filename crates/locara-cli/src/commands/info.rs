@@ -147,6 +147,9 @@ fn write_release(out: &mut dyn Write, shown: &ShownRelease) -> io::Result<()> {
         other => printable(other).into_owned(),
     };
     writeln!(out, "  {}  {state}", release.version)?;
+    if let Some(message) = &release.message {
+        writeln!(out, "    message:      {}", printable(message))?;
+    }
     writeln!(out, "    commit:       {}", release.commit)?;
     writeln!(out, "    artifact:     {}", release.artifact)?;
     writeln!(

@@ -4,12 +4,16 @@ pub mod account;
 pub mod app;
 pub mod build;
 pub mod info;
+pub mod install;
 pub mod keys;
+pub mod lifecycle;
 pub mod publish;
 pub mod publisher;
 pub mod registry;
 pub mod token;
 pub mod two_factor;
+pub mod update;
+pub mod verify;
 
 use anyhow::Context as _;
 use locara_core::time::Timestamp;
@@ -125,5 +129,16 @@ pub async fn dispatch(context: &Context, command: Command) -> anyhow::Result<()>
         Command::Publish(args) => publish::run(context, args).await,
         Command::Build(command) => build::run(context, command).await,
         Command::Info(args) => info::run(context, args).await,
+        Command::Install(args) => install::install(context, args).await,
+        Command::Uninstall(args) => install::uninstall(context, args).await,
+        Command::List(args) => install::list(context, args).await,
+        Command::Update(args) => update::update(context, args).await,
+        Command::Sync(args) => update::sync(context, args).await,
+        Command::Verify(args) => verify::verify(context, args).await,
+        Command::Lock(args) => install::lock(context, args).await,
+        Command::Run(args) => install::run(context, args).await,
+        Command::Search(args) => lifecycle::search(context, args).await,
+        Command::Yank(args) => lifecycle::yank(context, args).await,
+        Command::Deprecate(args) => lifecycle::deprecate(context, args).await,
     }
 }
