@@ -46,7 +46,9 @@ pub struct StatusChanged {
 impl Render for StatusChanged {
     fn human(&self, out: &mut dyn Write) -> io::Result<()> {
         let what = match self.status.as_str() {
-            "yanked" => "yanked: no new install or update chooses it; installed copies and lockfiles that name it keep working",
+            "yanked" => {
+                "yanked: no new install or update chooses it; installed copies and lockfiles that name it keep working"
+            }
             "deprecated" => "deprecated: clients show the message on install and in `locara list`",
             other => other,
         };
