@@ -285,6 +285,7 @@ mod tests {
             expansion: Vec::new(),
             log_index: 9,
             build_id: 1,
+            message: None,
         }
     }
 

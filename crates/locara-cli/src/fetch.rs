@@ -421,15 +421,7 @@ impl RegistryView {
             .collect();
         let previous_timestamp = self.previous.previous_timestamp()?;
         let evidence = InstallEvidence {
-            root: &self.root,
-            now: self.now,
-            timestamp_json: &self.timestamp_json,
-            previous_timestamp: previous_timestamp.as_ref(),
-            checkpoint_note: &self.checkpoint_note,
-            previous_checkpoint: self.previous.checkpoint.as_ref(),
-            consistency_proof: &self.consistency_proof,
-            revocations_json: &self.revocations_json,
-            highest_revocations_version: self.previous.revocations_version,
+            registry: self.evidence(previous_timestamp.as_ref()),
             release_entry: LoggedEntry {
                 index: candidate.log_index,
                 bytes: &release_bytes,
@@ -469,6 +461,21 @@ impl RegistryView {
                 }
                 _ => Err(refused(failure).into()),
             },
+        }
+    }
+
+    /// The registry half of every release's evidence: this view against what was accepted before.
+    fn evidence<'a>(&'a self, previous_timestamp: Option<&'a Freshness>) -> RegistryEvidence<'a> {
+        RegistryEvidence {
+            root: &self.root,
+            now: self.now,
+            timestamp_json: &self.timestamp_json,
+            previous_timestamp,
+            checkpoint_note: &self.checkpoint_note,
+            previous_checkpoint: self.previous.checkpoint.as_ref(),
+            consistency_proof: &self.consistency_proof,
+            revocations_json: &self.revocations_json,
+            highest_revocations_version: self.previous.revocations_version,
         }
     }
 

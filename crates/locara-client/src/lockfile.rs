@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use locara_core::digest::Digest;
+use locara_core::manifest::line_column;
 use locara_core::names::AppName;
 use locara_core::version::Version;
 use serde::Deserialize;
@@ -374,18 +375,6 @@ fn sync_directory(directory: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn sync_directory(_directory: &Path) -> io::Result<()> {
     Ok(())
-}
-
-/// Converts a byte offset into a 1-based line and column (in characters).
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 /// A registry name: 1–32 of `a-z`, `0-9` and `-`, not starting with `-` (ADR 0070).

@@ -41,6 +41,7 @@ use locara_core::capabilities::{
     Access, CapPath, Capabilities, Expansion, FileGrant, ModelName, Network, ToolPath,
     capabilities_from_parts, expansions,
 };
+use locara_core::manifest::line_column;
 use locara_core::names::{AppName, PublisherName};
 use locara_core::time::Timestamp;
 use locara_core::version::Change;
@@ -622,18 +623,6 @@ fn union_of<'a>(sets: impl IntoIterator<Item = &'a Capabilities>) -> Capabilitie
         tools,
         models,
     }
-}
-
-/// Converts a byte offset into a 1-based line and column (in characters).
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Deserializes a string through `FromStr`, so a bad value's error carries its place in the file.

@@ -2,7 +2,7 @@
 //!
 //! Every change to who may publish what is one entry: a publisher created or verified, a member added,
 //! changed or removed, a release key registered or revoked, an OIDC issuer trusted, an app registered (and,
-//! releases, cancellations, yanks and deprecations, and later transfers and revocations). An entry names things by their public names, never
+//! releases, cancellations, yanks, deprecations and revocations, and later transfers). An entry names things by their public names, never
 //! database ids, so anyone reading the log can follow it. Entries are at most [`MAX_ENTRY_BYTES`] long,
 //! so they fit a C2SP entry bundle.
 
@@ -161,6 +161,24 @@ pub enum Event {
         /// What clients show on install and in `locara list`.
         message: String,
         /// The account that did it.
+        by: String,
+    },
+    /// The security team revoked a release: it is malicious or dangerous. Clients that sync quarantine
+    /// installed copies, and nothing installs it again; the signed revocation list names it too.
+    #[serde(rename = "release.revoked")]
+    ReleaseRevoked {
+        /// `publisher/app`.
+        app: String,
+        /// The version.
+        version: String,
+        /// The digest of the release's artifact.
+        artifact: String,
+        /// Why, in plain words for users.
+        reason: String,
+        /// The advisory describing it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        advisory: Option<String>,
+        /// Who revoked it: the security team, or the operator who ran the command.
         by: String,
     },
     /// An app was registered.
@@ -354,6 +372,40 @@ mod tests {
                 .contains(r#""event":"release.deprecated","message":"use 2.x""#)
         );
         assert_eq!(LogEntry::from_bytes(&bytes).unwrap(), deprecated);
+    }
+
+    #[test]
+    fn revocation_entries_have_a_stable_name_and_an_optional_advisory() {
+        let time = Timestamp::from_unix_seconds(1_700_000_000).unwrap();
+        let revoked = |advisory: Option<&str>| {
+            LogEntry::new(
+                time,
+                Event::ReleaseRevoked {
+                    app: "acme/notes".into(),
+                    version: "1.0.0".into(),
+                    artifact: "sha256:ab".into(),
+                    reason: "steals tokens".into(),
+                    advisory: advisory.map(str::to_owned),
+                    by: "security-team".into(),
+                },
+            )
+        };
+        let bytes = revoked(None).to_bytes().unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"app":"acme/notes","artifact":"sha256:ab","by":"security-team","event":"release.revoked","reason":"steals tokens","time":"2023-11-14T22:13:20Z","v":1,"version":"1.0.0"}"#
+        );
+        assert_eq!(LogEntry::from_bytes(&bytes).unwrap(), revoked(None));
+        let with_advisory = revoked(Some("LOCARA-2026-0001")).to_bytes().unwrap();
+        assert!(
+            String::from_utf8(with_advisory.clone())
+                .unwrap()
+                .starts_with(r#"{"advisory":"LOCARA-2026-0001","app":"acme/notes""#)
+        );
+        assert_eq!(
+            LogEntry::from_bytes(&with_advisory).unwrap(),
+            revoked(Some("LOCARA-2026-0001"))
+        );
     }
 
     #[test]

@@ -149,28 +149,11 @@ pub struct LoggedEntry<'a> {
     pub proof: &'a [Hash],
 }
 
-/// Everything the client fetched for one install; nothing in it is trusted but `root`.
+/// Everything the client fetched for one install; nothing in it is trusted but `registry.root`.
 #[derive(Debug, Clone, Copy)]
 pub struct InstallEvidence<'a> {
-    /// The trusted root (rotations already followed).
-    pub root: &'a Root,
-    /// The time of the check.
-    pub now: Timestamp,
-    /// `/timestamp.json`.
-    pub timestamp_json: &'a [u8],
-    /// The last `timestamp.json` this client accepted, if any (its version and what it named must not
-    /// roll back).
-    pub previous_timestamp: Option<&'a Freshness>,
-    /// `/log/checkpoint`: the signed note.
-    pub checkpoint_note: &'a [u8],
-    /// The last checkpoint this client accepted, if any.
-    pub previous_checkpoint: Option<&'a PreviousCheckpoint>,
-    /// The consistency proof from the previous checkpoint's size to this one's (empty if none).
-    pub consistency_proof: &'a [Hash],
-    /// `/revocations.json`.
-    pub revocations_json: &'a [u8],
-    /// The highest revocation-list version this client accepted before, if any.
-    pub highest_revocations_version: Option<u64>,
+    /// The registry's state, as for [`check_registry`].
+    pub registry: RegistryEvidence<'a>,
     /// The `release.published` entry of the release.
     pub release_entry: LoggedEntry<'a>,
     /// The `key.registered` entry of the key that signed the release statement.
@@ -226,23 +209,6 @@ pub struct CheckedRegistry {
     pub revocations: RevocationList,
 }
 
-impl<'a> InstallEvidence<'a> {
-    /// The registry half of this evidence.
-    pub fn registry(&self) -> RegistryEvidence<'a> {
-        RegistryEvidence {
-            root: self.root,
-            now: self.now,
-            timestamp_json: self.timestamp_json,
-            previous_timestamp: self.previous_timestamp,
-            checkpoint_note: self.checkpoint_note,
-            previous_checkpoint: self.previous_checkpoint,
-            consistency_proof: self.consistency_proof,
-            revocations_json: self.revocations_json,
-            highest_revocations_version: self.highest_revocations_version,
-        }
-    }
-}
-
 /// Checks a registry's state without a release: check 1 (signed, fresh, consistent checkpoint) and the
 /// revocation list's signature, freshness, version and agreement with `timestamp.json` (check 6 without
 /// looking up a release). The same code [`check_install`] runs.
@@ -291,7 +257,7 @@ struct TypedRecord {
 
 /// Runs checks 1–7 over `evidence` (see the module docs); the first failure stops them.
 pub fn check_install(evidence: &InstallEvidence) -> Result<Checked, CheckFailure> {
-    let (timestamp, checkpoint_size, checkpoint_root) = check_checkpoint(&evidence.registry())?;
+    let (timestamp, checkpoint_size, checkpoint_root) = check_checkpoint(&evidence.registry)?;
     let (release, typed) = check_inclusion(evidence, checkpoint_size, &checkpoint_root)?;
     check_publisher_signature(
         evidence,
@@ -613,7 +579,7 @@ fn check_provenance(
     })?;
     let verified = verify_provenance(
         &envelope,
-        evidence.root.role_keys(Role::Builder),
+        evidence.registry.root.role_keys(Role::Builder),
         &typed.artifact,
         &release.repository,
         &typed.commit,
@@ -672,7 +638,7 @@ fn check_revocation(
     typed: &TypedRecord,
 ) -> Result<RevocationList, CheckFailure> {
     let check = Check::Revocation;
-    let list = check_revocation_list(&evidence.registry(), timestamp)?;
+    let list = check_revocation_list(&evidence.registry, timestamp)?;
     let revoked = list
         .find(evidence.expected_app, evidence.expected_version)
         .or_else(|| list.find_artifact(&typed.artifact));

@@ -457,8 +457,9 @@ impl fmt::Display for ManifestError {
     }
 }
 
-/// Converts a byte offset into a 1-based line and column (in characters).
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+/// Converts a byte offset into a 1-based line and column (in characters); shared by every TOML file's
+/// error messages (the manifest here, the client's policy file and lockfile).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;

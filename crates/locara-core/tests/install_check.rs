@@ -409,15 +409,7 @@ impl World {
         let key_revocations: Vec<LoggedEntry> =
             self.key_revocations.iter().map(Fetched::logged).collect();
         check_install(&InstallEvidence {
-            root: &self.root,
-            now: self.now,
-            timestamp_json: &self.timestamp_json,
-            previous_timestamp: self.previous_timestamp.as_ref(),
-            checkpoint_note: &self.checkpoint_note,
-            previous_checkpoint: self.previous_checkpoint.as_ref(),
-            consistency_proof: &self.consistency_proof,
-            revocations_json: &self.revocations_json,
-            highest_revocations_version: self.highest_revocations_version,
+            registry: self.registry_evidence(),
             release_entry: self.release.logged(),
             key_entry: self.key_registration.logged(),
             key_revocations: &key_revocations,
@@ -865,7 +857,11 @@ fn refuses_a_manifest_differing_from_the_record() {
 
 impl World {
     fn check_registry(&self) -> Result<CheckedRegistry, CheckFailure> {
-        check_registry(&RegistryEvidence {
+        check_registry(&self.registry_evidence())
+    }
+
+    fn registry_evidence(&self) -> RegistryEvidence<'_> {
+        RegistryEvidence {
             root: &self.root,
             now: self.now,
             timestamp_json: &self.timestamp_json,
@@ -875,7 +871,7 @@ impl World {
             consistency_proof: &self.consistency_proof,
             revocations_json: &self.revocations_json,
             highest_revocations_version: self.highest_revocations_version,
-        })
+        }
     }
 }
 
