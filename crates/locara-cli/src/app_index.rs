@@ -71,19 +71,20 @@ pub enum IndexError {
     },
 }
 
-/// Verifies `bytes` as the index of `app` under `root` at `now`.
+/// Verifies `bytes` as the index of `app` under `root` at `now`, refusing a version below `last_seen`.
 pub fn verify_app_index(
     root: &Root,
     bytes: &[u8],
     now: Timestamp,
     app: &AppName,
+    last_seen: Option<u64>,
 ) -> Result<AppIndex, IndexError> {
-    let index: AppIndex =
-        root.verify_metadata(bytes, now, None)
-            .map_err(|source| IndexError::Refused {
-                app: app.clone(),
-                source,
-            })?;
+    let index: AppIndex = root
+        .verify_metadata(bytes, now, last_seen)
+        .map_err(|source| IndexError::Refused {
+            app: app.clone(),
+            source,
+        })?;
     if &index.app != app {
         return Err(IndexError::WrongApp {
             expected: app.clone(),

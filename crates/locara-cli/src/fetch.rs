@@ -102,6 +102,8 @@ pub struct RegistryView {
     logged: Mutex<HashMap<u64, Logged>>,
     /// Log entries' bytes, fetched once per command.
     entries: Mutex<HashMap<u64, Vec<u8>>>,
+    /// The version of each app index accepted in this view (recorded so it never goes back).
+    indexes: Mutex<HashMap<AppName, u64>>,
 }
 
 /// A log entry's bytes and its inclusion proof.
@@ -253,18 +255,28 @@ impl RegistryView {
                 keys: Mutex::default(),
                 logged: Mutex::default(),
                 entries: Mutex::default(),
+                indexes: Mutex::default(),
             });
         }
     }
 
-    /// The app's signed index, verified under the index role.
-    pub async fn index(&self, app: &AppName) -> anyhow::Result<AppIndex> {
+    /// The app's signed index, verified under the index role, refusing a version below `last_seen` (the
+    /// highest this client accepted before).
+    pub async fn index(&self, app: &AppName, last_seen: Option<u64>) -> anyhow::Result<AppIndex> {
         let bytes = release::app_index_bytes(&self.client, app)
             .await?
             .ok_or_else(|| app_index::IndexError::Missing { app: app.clone() })?;
-        Ok(app_index::verify_app_index(
-            &self.root, &bytes, self.now, app,
-        )?)
+        let index = app_index::verify_app_index(&self.root, &bytes, self.now, app, last_seen)?;
+        lock(&self.indexes).insert(app.clone(), index.version);
+        Ok(index)
+    }
+
+    /// The index versions accepted in this view.
+    pub fn index_versions(&self) -> Vec<(AppName, u64)> {
+        lock(&self.indexes)
+            .iter()
+            .map(|(app, version)| (app.clone(), *version))
+            .collect()
     }
 
     /// The releases `index` lists, newest first, each with its log entry read (entries past the verified

@@ -217,6 +217,7 @@ impl Local {
             return Err(anyhow::Error::new(error)
                 .context("could not record the install; nothing was installed"));
         }
+        self.remember_indexes(view, output).await;
         self.collect_garbage(output).await;
         Ok(applied)
     }
@@ -228,7 +229,22 @@ impl Local {
             ..extra
         };
         self.state.commit(&change).await?;
+        self.remember_indexes(view, &Output::new(false)).await;
         Ok(())
+    }
+
+    /// Records the index versions `view` accepted (only ever raised); a failure only warns, since it
+    /// weakens nothing already installed.
+    async fn remember_indexes(&self, view: &RegistryView, output: &Output) {
+        if let Err(error) = self
+            .state
+            .raise_index_versions(view.entry.name.as_str(), &view.index_versions())
+            .await
+        {
+            output.warn(format_args!(
+                "could not record the app index versions seen: {error}"
+            ));
+        }
     }
 
     /// Removes store entries no install references; failures only warn (the next run retries).

@@ -521,6 +521,61 @@ impl State {
         row.as_ref().map(install_from_row).transpose()
     }
 
+    /// The highest version of `app`'s signed index accepted from `registry`, if any.
+    pub async fn index_version(
+        &self,
+        registry: &str,
+        app: &AppName,
+    ) -> Result<Option<u64>, StateError> {
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM index_versions WHERE registry = ?1 AND app = ?2",
+        )
+        .bind(registry)
+        .bind(app.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database(format!("reading the index version of {app}")))?;
+        version
+            .map(|version| {
+                u64::try_from(version).map_err(|_| StateError::Corrupt {
+                    table: "index_versions",
+                    key: app.to_string(),
+                    column: "version",
+                    detail: format!("negative version {version}"),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records that these index versions were accepted from `registry`; a stored version only ever grows.
+    pub async fn raise_index_versions(
+        &self,
+        registry: &str,
+        versions: &[(AppName, u64)],
+    ) -> Result<(), StateError> {
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(database("starting to record index versions"))?;
+        for (app, version) in versions {
+            sqlx::query(
+                "INSERT INTO index_versions (registry, app, version) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (registry, app) DO UPDATE SET version = MAX(version, excluded.version)",
+            )
+            .bind(registry)
+            .bind(app.to_string())
+            .bind(to_db("index version", *version)?)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database(format!("recording the index version of {app}")))?;
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(database("recording index versions"))
+    }
+
     /// The history of `app`, or of every app, oldest first.
     pub async fn history(&self, app: Option<&AppName>) -> Result<Vec<HistoryEntry>, StateError> {
         let rows = match app {

@@ -634,3 +634,32 @@ async fn concurrent_commits_of_independent_changes_all_land() {
     assert_eq!(second.installs().await.unwrap().len(), 50);
     assert_eq!(first.history(None).await.unwrap().len(), 50);
 }
+
+#[tokio::test]
+async fn index_versions_only_grow_and_are_kept_per_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, path) = open(dir.path()).await;
+    let notes = app("acme/notes");
+    assert_eq!(state.index_version("main", &notes).await.unwrap(), None);
+    state
+        .raise_index_versions("main", &[(notes.clone(), 5)])
+        .await
+        .unwrap();
+    // A lower version seen later (a frozen mirror) never lowers what was accepted.
+    state
+        .raise_index_versions("main", &[(notes.clone(), 3)])
+        .await
+        .unwrap();
+    assert_eq!(state.index_version("main", &notes).await.unwrap(), Some(5));
+    assert_eq!(state.index_version("other", &notes).await.unwrap(), None);
+    state
+        .raise_index_versions("main", &[(notes.clone(), 9)])
+        .await
+        .unwrap();
+    drop(state);
+    let reopened = State::open(&path).await.unwrap();
+    assert_eq!(
+        reopened.index_version("main", &notes).await.unwrap(),
+        Some(9)
+    );
+}

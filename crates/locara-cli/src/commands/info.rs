@@ -31,6 +31,7 @@ pub async fn run(context: &Context, args: InfoArgs) -> anyhow::Result<()> {
         &index_bytes,
         Timestamp::now(),
         &name,
+        None,
     )?;
     let publisher = publisher::show_publisher(client, &app.publisher).await?;
     let releases = release::releases(client, &name).await?;

@@ -51,9 +51,18 @@ pub async fn open_view(
     .await
 }
 
-/// The releases of `app` as resolution sees them, newest first.
-pub async fn offers(view: &RegistryView, app: &AppName) -> anyhow::Result<Vec<Candidate>> {
-    let index = view.index(app).await?;
+/// The releases of `app` as resolution sees them, newest first (its index checked against the highest
+/// version this client accepted before).
+pub async fn offers(
+    view: &RegistryView,
+    local: &Local,
+    app: &AppName,
+) -> anyhow::Result<Vec<Candidate>> {
+    let last_seen = local
+        .state
+        .index_version(view.entry.name.as_str(), app)
+        .await?;
+    let index = view.index(app, last_seen).await?;
     view.candidates(&index).await
 }
 
@@ -497,7 +506,7 @@ pub async fn install(context: &Context, args: InstallArgs) -> anyhow::Result<()>
                 check_locked_registry(&view, locked)?;
             }
             let previous = local.state.install(&request.app).await?;
-            let candidates = offers(&view, &request.app).await?;
+            let candidates = offers(&view, &local, &request.app).await?;
             let rules = Rules {
                 now: view.now,
                 min_age_seconds: if locked.is_some() {

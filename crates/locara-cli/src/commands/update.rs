@@ -194,7 +194,7 @@ async fn follow(
         let mut change = Change::default();
         let mut chosen = Vec::new();
         for install in installs {
-            let candidates = offers(&view, &install.app).await?;
+            let candidates = offers(&view, &local, &install.app).await?;
             let installed_status = candidates
                 .iter()
                 .find(|candidate| candidate.version == install.version)
