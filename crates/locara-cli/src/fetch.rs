@@ -23,7 +23,7 @@ use locara_core::events::{Event, LogEntry, ReleaseRecord};
 use locara_core::index::AppIndex;
 use locara_core::install_check::{
     Check, CheckFailure, Checked, CheckedRegistry, InstallEvidence, LoggedEntry,
-    PreviousCheckpoint, RegistryEvidence, check_install, check_registry,
+    PreviousCheckpoint, RegistryEvidence, check_install, check_registry, check_release_entry,
 };
 use locara_core::log::Hash;
 use locara_core::manifest::Manifest;
@@ -371,16 +371,15 @@ impl RegistryView {
         limits: &Limits,
         progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
     ) -> anyhow::Result<VerifiedRelease> {
-        let record = &candidate.record;
         let (release_bytes, release_proof) = self.logged(candidate.log_index).await?;
         let keys = self.keys_of(candidate.app.publisher()).await?;
         let key = keys
             .iter()
-            .find(|key| key.key_id.to_string() == record.key_id)
+            .find(|key| key.key_id.to_string() == candidate.record.key_id)
             .with_context(|| {
                 format!(
                     "registry lists no key {} for publisher {}, the key that signed {} {}",
-                    record.key_id,
+                    candidate.record.key_id,
                     candidate.app.publisher(),
                     candidate.app,
                     candidate.version
@@ -393,6 +392,42 @@ impl RegistryView {
         {
             revocations.push(self.logged(revoked).await?);
         }
+        let revocation_entries: Vec<LoggedEntry> = revocations
+            .iter()
+            .map(|(bytes, proof)| LoggedEntry {
+                index: key.revoked_log_index.unwrap_or_default(),
+                bytes,
+                proof,
+            })
+            .collect();
+        let previous_timestamp = self.previous.previous_timestamp()?;
+        let mut evidence = InstallEvidence {
+            registry: self.evidence(previous_timestamp.as_ref()),
+            release_entry: LoggedEntry {
+                index: candidate.log_index,
+                bytes: &release_bytes,
+                proof: &release_proof,
+            },
+            key_entry: LoggedEntry {
+                index: key.log_index,
+                bytes: &key_bytes,
+                proof: &key_proof,
+            },
+            key_revocations: &revocation_entries,
+            // Filled in once downloaded; checks 1-3 do not read them.
+            provenance_envelope: b"",
+            artifact_digest_of_downloaded_bytes: Digest::of_bytes(b""),
+            artifact_manifest: b"",
+            expected_app: &candidate.app,
+            expected_version: &candidate.version,
+        };
+        let refused = |failure: CheckFailure| Refused {
+            app: candidate.app.clone(),
+            version: candidate.version.clone(),
+            failure,
+        };
+        // Checks 1-3 first: nothing the entry names is downloaded before the entry is proven.
+        let record = check_release_entry(&evidence).map_err(refused)?;
         let provenance_digest: Digest = record.provenance.parse().with_context(|| {
             format!(
                 "the release entry's provenance {:?} is not a digest",
@@ -423,39 +458,9 @@ impl RegistryView {
             Some(Ok(scanned)) => &scanned.manifest,
             _ => b"",
         };
-        let revocation_entries: Vec<LoggedEntry> = revocations
-            .iter()
-            .map(|(bytes, proof)| LoggedEntry {
-                index: key.revoked_log_index.unwrap_or_default(),
-                bytes,
-                proof,
-            })
-            .collect();
-        let previous_timestamp = self.previous.previous_timestamp()?;
-        let evidence = InstallEvidence {
-            registry: self.evidence(previous_timestamp.as_ref()),
-            release_entry: LoggedEntry {
-                index: candidate.log_index,
-                bytes: &release_bytes,
-                proof: &release_proof,
-            },
-            key_entry: LoggedEntry {
-                index: key.log_index,
-                bytes: &key_bytes,
-                proof: &key_proof,
-            },
-            key_revocations: &revocation_entries,
-            provenance_envelope: &provenance,
-            artifact_digest_of_downloaded_bytes: downloaded,
-            artifact_manifest: manifest_bytes,
-            expected_app: &candidate.app,
-            expected_version: &candidate.version,
-        };
-        let refused = |failure: CheckFailure| Refused {
-            app: candidate.app.clone(),
-            version: candidate.version.clone(),
-            failure,
-        };
+        evidence.provenance_envelope = &provenance;
+        evidence.artifact_digest_of_downloaded_bytes = downloaded;
+        evidence.artifact_manifest = manifest_bytes;
         match check_install(&evidence) {
             Ok(checked) => Ok(VerifiedRelease {
                 checked,

@@ -5,8 +5,8 @@
 //!
 //! 1. unpack each artifact into the content-addressed store (a new directory, renamed into place whole;
 //!    an existing one is left as it is and its tree digest recomputed);
-//! 2. write the launchers of apps that have none yet (a launcher names the app, not a version, so an
-//!    update never touches it);
+//! 2. write each app's launcher (it names the app, not a version, so an update only rewrites it with the
+//!    same text, or to point at a moved `locara` binary; the old one keeps working meanwhile);
 //! 3. commit the state database in one transaction: the installs, the registry's newly accepted trust
 //!    state, the history;
 //! 4. only then remove store entries nothing references any more.

@@ -139,6 +139,7 @@ impl Launchers {
             .map_err(LauncherError::io("create directory", &self.dir))?;
         let path = self.path_of(name);
         self.check_owner(name, app)?;
+        self.remove_stale_temporaries(name);
         let temporary = self.dir.join(format!(
             ".{name}.tmp-{}-{}",
             std::process::id(),
@@ -152,6 +153,24 @@ impl Launchers {
         }
         sync_directory(&self.dir)?;
         Ok(path)
+    }
+
+    /// Removes temporary files a killed `write` of launcher `name` left (`.<name>.tmp-*`), so the bin
+    /// directory, which is on `PATH`, does not collect them. Best effort: a failure leaves them.
+    fn remove_stale_temporaries(&self, name: &AppSlug) {
+        let prefix = format!(".{name}.tmp-");
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|file| file.starts_with(&prefix))
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Removes the launcher `name` of `app`; returns whether there was one.
@@ -412,6 +431,28 @@ mod tests {
                     Path::new("/opt/it's/locara")
                 )
                 .unwrap()
+        );
+    }
+
+    #[test]
+    fn temporaries_a_killed_write_left_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let launchers = Launchers::new(dir.path());
+        let stale = dir.path().join(".notes.tmp-4242-0");
+        let other = dir.path().join(".other.tmp-4242-0");
+        fs::write(&stale, b"half a launcher").unwrap();
+        fs::write(&other, b"someone else's").unwrap();
+        launchers
+            .write(
+                &slug("notes"),
+                &app("acme/notes"),
+                Path::new("/usr/bin/locara"),
+            )
+            .unwrap();
+        assert!(!stale.exists());
+        assert!(
+            other.exists(),
+            "only this launcher's temporaries are removed"
         );
     }
 

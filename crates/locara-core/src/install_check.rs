@@ -223,6 +223,18 @@ pub fn check_registry(evidence: &RegistryEvidence) -> Result<CheckedRegistry, Ch
     })
 }
 
+/// Checks 1–3 alone (checkpoint, inclusion, publisher signature) and returns the proven release record:
+/// what a client runs as soon as it holds a release's entry and its key's entries, before it downloads
+/// anything the entry names (so an unproven entry never makes it fetch a byte). Reads only `registry`,
+/// `release_entry`, `key_entry`, `key_revocations`, `expected_app` and `expected_version`; the same code
+/// [`check_install`] runs first.
+pub fn check_release_entry(evidence: &InstallEvidence) -> Result<ReleaseRecord, CheckFailure> {
+    let (_, size, root) = check_checkpoint(&evidence.registry)?;
+    let (release, typed) = check_inclusion(evidence, size, &root)?;
+    check_publisher_signature(evidence, &release, &typed, size, &root)?;
+    Ok(release)
+}
+
 /// What passed every check: the values a client records after installing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {

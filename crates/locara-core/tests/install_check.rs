@@ -14,7 +14,7 @@ use locara_core::dsse::Envelope;
 use locara_core::events::{Event, LogEntry, ReleaseRecord};
 use locara_core::install_check::{
     Check, CheckFailure, Checked, CheckedRegistry, InstallEvidence, LoggedEntry,
-    PreviousCheckpoint, RegistryEvidence, check_install, check_registry,
+    PreviousCheckpoint, RegistryEvidence, check_install, check_registry, check_release_entry,
 };
 use locara_core::keys::SigningKey;
 use locara_core::log::{
@@ -903,4 +903,47 @@ fn check_registry_accepts_what_check_install_accepts_and_names_the_same_failures
     stale.now = stale.now.checked_add_seconds(400 * 86_400).unwrap();
     let failure = stale.check_registry().unwrap_err();
     assert_eq!(failure.check, Check::Checkpoint, "{failure}");
+}
+
+#[test]
+fn check_release_entry_runs_checks_1_to_3_before_anything_is_downloaded() {
+    // What is downloaded later does not matter to it.
+    let mut world = World::new();
+    world.provenance_envelope = b"not downloaded yet".to_vec();
+    world.artifact_digest = Digest::of_bytes(b"");
+    world.artifact_manifest = Vec::new();
+    let evidence_release = check_release_entry(&InstallEvidence {
+        registry: world.registry_evidence(),
+        release_entry: world.release.logged(),
+        key_entry: world.key_registration.logged(),
+        key_revocations: &[],
+        provenance_envelope: &world.provenance_envelope,
+        artifact_digest_of_downloaded_bytes: world.artifact_digest,
+        artifact_manifest: &world.artifact_manifest,
+        expected_app: &world.app,
+        expected_version: &world.version,
+    })
+    .unwrap();
+    assert_eq!(evidence_release, world.record);
+    // A rewritten entry is refused by check 2 here already.
+    let mut tampered = World::new();
+    let mut record = tampered.record.clone();
+    record.artifact = Digest::of_bytes(b"evil").to_string();
+    tampered.release.bytes = entry_bytes(
+        at("2026-11-24T10:00:00Z"),
+        Event::ReleasePublished(Box::new(record)),
+    );
+    let failure = check_release_entry(&InstallEvidence {
+        registry: tampered.registry_evidence(),
+        release_entry: tampered.release.logged(),
+        key_entry: tampered.key_registration.logged(),
+        key_revocations: &[],
+        provenance_envelope: &tampered.provenance_envelope,
+        artifact_digest_of_downloaded_bytes: tampered.artifact_digest,
+        artifact_manifest: &tampered.artifact_manifest,
+        expected_app: &tampered.app,
+        expected_version: &tampered.version,
+    })
+    .unwrap_err();
+    assert_eq!(failure.check, Check::Inclusion, "{failure}");
 }
