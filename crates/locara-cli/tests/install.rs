@@ -1052,3 +1052,42 @@ fn an_update_killed_at_any_moment_leaves_the_old_or_the_new_version_whole() {
     assert_eq!(installed_version(&client, "demo/bulky"), "1.0.1");
     client.run(&["verify"]).success();
 }
+
+/// Progress bars are drawn on a terminal, and never with `--json` or `--quiet`; several apps download in
+/// one command.
+#[test]
+fn downloads_show_progress_only_on_a_terminal_without_json_or_quiet() {
+    let big = Example::new("big", "1.0.0").with_payload(3_000_000);
+    let small = Example::new("small", "1.0.0");
+    let demo = Demo::start(&[big, small], &[]);
+    let bar = "=====";
+
+    let shown = demo.client_with_policy(NO_MIN_AGE);
+    let terminal = shown.terminal(&["install", "demo/big", "demo/small"]);
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("demo/big 1.0.0"), "{screen}");
+    assert!(
+        screen.contains(bar),
+        "no progress bar on a terminal: {screen}"
+    );
+    assert!(screen.contains("Installed demo/small 1.0.0"), "{screen}");
+
+    for flag in ["--json", "--quiet"] {
+        let hidden = demo.client_with_policy(NO_MIN_AGE);
+        let terminal = hidden.terminal(&[flag, "install", "demo/big", "demo/small"]);
+        let (code, screen) = terminal.finish();
+        assert_eq!(code, 0, "{flag}: {screen}");
+        assert!(
+            !screen.contains(bar),
+            "{flag}: a progress bar was drawn: {screen}"
+        );
+        assert_eq!(installed(&hidden).len(), 2, "{flag}");
+    }
+
+    // Not a terminal: no bar either (stderr is a pipe).
+    let piped = demo.client_with_policy(NO_MIN_AGE);
+    let run = piped.run(&["install", "demo/big", "demo/small"]).success();
+    assert!(!run.stderr.contains(bar), "{}", run.stderr);
+    assert!(!run.stdout.contains(bar), "{}", run.stdout);
+}
