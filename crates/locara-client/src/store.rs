@@ -522,8 +522,17 @@ fn make_read_only(entries: &[TreeEntry]) -> Result<(), StoreError> {
         };
         file.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(StoreError::io("set permissions on", &entry.path))?;
+        #[cfg(not(target_os = "linux"))]
         file.sync_all()
             .map_err(StoreError::io("sync", &entry.path))?;
+    }
+    // The contents were synced by the unpacker; only the mode changes remain. One syncfs commits them
+    // all (instead of one fsync per entry, which doubled an install's fsyncs).
+    #[cfg(target_os = "linux")]
+    if let Some(root) = entries.first() {
+        let file = open_entry(root)?;
+        nix::unistd::syncfs(&file)
+            .map_err(|errno| StoreError::io("sync", &root.path)(std::io::Error::from(errno)))?;
     }
     Ok(())
 }
