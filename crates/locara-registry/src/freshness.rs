@@ -4,13 +4,15 @@
 //! limit and re-signed on a schedule).
 //!
 //! Invariants: version numbers never go down, across restarts too (the highest of the stored setting and
-//! the stored file wins); a revocation list is re-signed (new version, same entries) when less than a
-//! quarter of its validity is left; `timestamp.json` always names the files exactly as served.
+//! the stored file wins); entries are never dropped, and the list names every revocation the store
+//! recorded (the store is the source of truth: a revocation whose list was not signed yet is added at the
+//! next signing); a revocation list is re-signed (new version, same entries) when less than a quarter of
+//! its validity is left; `timestamp.json` always names the files exactly as served.
 
 use std::time::Duration;
 
 use locara_core::digest::Digest;
-use locara_core::revocation::RevocationList;
+use locara_core::revocation::{Revocation, RevocationList};
 use locara_core::root::{
     CheckpointReference, Freshness, RevocationsReference, Role, SignedMetadata,
 };
@@ -63,8 +65,45 @@ async fn version_setting(store: &dyn MetadataStore, key: &str) -> Result<u64, Fr
         .unwrap_or(0))
 }
 
-/// Makes sure a valid revocation list is stored, signing a new version when there is none or the stored
-/// one has less than a quarter of [`REVOCATIONS_VALIDITY`] left. Returns its version and bytes.
+/// Every revocation the store recorded, as list entries, in log order.
+async fn recorded_revocations(
+    metadata: &dyn MetadataStore,
+) -> Result<Vec<Revocation>, FreshnessError> {
+    let damaged = |what: &str, error: String| FreshnessError::Damaged {
+        file: "revocations table",
+        reason: format!("{what}: {error}"),
+    };
+    metadata
+        .revocations()
+        .await?
+        .into_iter()
+        .map(|record| {
+            Ok(Revocation {
+                app: record
+                    .app
+                    .parse::<locara_core::names::AppName>()
+                    .map_err(|error| damaged(&record.app, error.to_string()))?,
+                version: record
+                    .version
+                    .parse::<locara_core::version::Version>()
+                    .map_err(|error| damaged(&record.version, error.to_string()))?,
+                artifact: record
+                    .artifact
+                    .parse::<Digest>()
+                    .map_err(|error| damaged(&record.artifact, error.to_string()))?,
+                reason: record.reason,
+                revoked_at: Timestamp::from_unix_seconds(record.revoked_at)
+                    .map_err(|error| damaged("revocation time", error.to_string()))?,
+                advisory: record.advisory,
+            })
+        })
+        .collect()
+}
+
+/// Makes sure a valid revocation list is stored that names every revocation the store recorded, signing
+/// a new version (the stored entries kept, the missing ones added) when there is none, one is missing,
+/// or the stored list has less than a quarter of [`REVOCATIONS_VALIDITY`] left. Returns its version and
+/// bytes. Run it holding the signing lease ([`crate::signing`]).
 pub async fn ensure_revocations(
     trust: &Trust,
     metadata: &dyn MetadataStore,
@@ -83,12 +122,27 @@ pub async fn ensure_revocations(
         ),
         None => None,
     };
+    let mut entries = current
+        .as_ref()
+        .map(|list| list.entries.clone())
+        .unwrap_or_default();
+    let recorded = recorded_revocations(metadata).await?;
+    let missing: Vec<Revocation> = recorded
+        .into_iter()
+        .filter(|revocation| {
+            !entries
+                .iter()
+                .any(|entry| entry.app == revocation.app && entry.version == revocation.version)
+        })
+        .collect();
     let renew_after = REVOCATIONS_VALIDITY.as_secs() / 4;
     if let (Some(list), Some(bytes)) = (&current, &stored)
+        && missing.is_empty()
         && list.expires.unix_seconds() > now.unix_seconds() + renew_after
     {
         return Ok((list.version, bytes.clone()));
     }
+    entries.extend(missing);
     let version = version_setting(metadata, REVOCATIONS_VERSION_SETTING)
         .await?
         .max(current.as_ref().map_or(0, |list| list.version))
@@ -96,7 +150,6 @@ pub async fn ensure_revocations(
     let expires = now
         .checked_add_seconds(REVOCATIONS_VALIDITY.as_secs())
         .ok_or_else(|| FreshnessError::Sign("a revocation list expiring past 9999".to_owned()))?;
-    let entries = current.map(|list| list.entries).unwrap_or_default();
     let key = trust
         .role_key(Role::Security)
         .ok_or(FreshnessError::NoKey(Role::Security, REVOCATIONS_FILE))?;

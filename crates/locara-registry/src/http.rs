@@ -60,22 +60,27 @@ impl AppState {
         }
     }
 
-    /// Signs a checkpoint for the current log size (if it grew) and a new `timestamp.json`.
+    /// Signs a checkpoint for the current log size (if it grew) and a new `timestamp.json`, holding the
+    /// signing lease (other processes on the same store sign too; see [`crate::signing`]).
     pub async fn resign(&self) -> anyhow::Result<()> {
-        crate::log::checkpoint_current_size(
-            self.metadata.as_ref(),
-            &self.trust.root().log().origin,
-            self.trust.log_signer(),
-        )
-        .await?;
-        crate::freshness::sign_timestamp(
-            &self.trust,
-            self.metadata.as_ref(),
-            self.blobs.as_ref(),
-            std::time::Duration::from_secs(u64::from(self.config.freshness_hours) * 3600),
-            locara_core::time::Timestamp::now(),
-        )
-        .await?;
+        crate::signing::with_signing_lease(self.metadata.as_ref(), async {
+            crate::log::checkpoint_current_size(
+                self.metadata.as_ref(),
+                &self.trust.root().log().origin,
+                self.trust.log_signer(),
+            )
+            .await?;
+            crate::freshness::sign_timestamp(
+                &self.trust,
+                self.metadata.as_ref(),
+                self.blobs.as_ref(),
+                std::time::Duration::from_secs(u64::from(self.config.freshness_hours) * 3600),
+                locara_core::time::Timestamp::now(),
+            )
+            .await?;
+            anyhow::Ok(())
+        })
+        .await??;
         metrics::gauge!("locara_log_size").set(self.metadata.log_size().await? as f64);
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Signing the app index: `/index/<publisher>/<app>.json`, one document per app, signed by the index key.
 //!
 //! A document is re-signed (next version) when what it says changes — the app is registered, its
-//! publisher's verification changes, a release is recorded, cancelled, yanked or deprecated — and when less than a quarter of its validity
+//! publisher's verification changes, a release is recorded, cancelled, yanked, deprecated or revoked — and when less than a quarter of its validity
 //! is left, which the periodic re-signing checks. The database is the source of truth; the documents are
 //! derived from it and kept in the blob store as named files.
 
@@ -25,6 +25,9 @@ pub enum IndexError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The signing lease could not be taken.
+    #[error(transparent)]
+    Lease(#[from] crate::signing::LeaseError),
     /// This server holds no index key.
     #[error("this server holds no index key (keys/index.key), so it cannot sign app indexes")]
     NoKey,
@@ -59,8 +62,23 @@ fn publisher_of(publisher: &Publisher) -> IndexPublisher {
 }
 
 /// Signs `app`'s index document if it is missing, says something out of date, or has less than a
-/// quarter of [`INDEX_VALIDITY`] left. Returns whether a new version was signed.
+/// quarter of [`INDEX_VALIDITY`] left, holding the signing lease (see [`crate::signing`]). Returns whether
+/// a new version was signed.
 pub async fn sign_app_index(
+    state: &AppState,
+    app: &App,
+    publisher: &Publisher,
+    now: Timestamp,
+) -> Result<bool, IndexError> {
+    crate::signing::with_signing_lease(
+        state.metadata.as_ref(),
+        sign_app_index_leased(state, app, publisher, now),
+    )
+    .await?
+}
+
+/// [`sign_app_index`] once the lease is held.
+async fn sign_app_index_leased(
     state: &AppState,
     app: &App,
     publisher: &Publisher,

@@ -19,6 +19,8 @@ pub mod middleware;
 pub mod offline;
 pub mod oidc;
 pub mod outbox;
+pub mod revoke;
+pub mod signing;
 pub mod trust;
 pub mod worker;
 

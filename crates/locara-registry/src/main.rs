@@ -59,6 +59,30 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         workers: u32,
     },
+    /// Revoke a release (security team, on the registry host; works while `serve` runs on the same data).
+    ///
+    /// Records it in the log, adds it to a new version of the signed revocation list, and re-signs the
+    /// checkpoint, timestamp.json and the app's index before it exits: clients that sync quarantine it.
+    Revoke {
+        /// Data directory shared with `serve`; its keys/security.key signs the list [default:
+        /// ./locara-data; env LOCARA_REGISTRY_DATA].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// TOML configuration file [env LOCARA_REGISTRY_CONFIG].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The release, as PUBLISHER/APP@VERSION.
+        release: locara_registry::revoke::ReleaseName,
+        /// Why, in one line users will read (at most 500 characters).
+        #[arg(long)]
+        reason: String,
+        /// The advisory describing it, e.g. LOCARA-2026-0001.
+        #[arg(long)]
+        advisory: Option<String>,
+        /// Who revokes it, as the log records it.
+        #[arg(long, default_value = locara_registry::revoke::DEFAULT_REVOKER)]
+        by: String,
+    },
     /// Make a production root of trust offline (see docs/registry.md, "A production root").
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -170,6 +194,23 @@ fn main() -> std::process::ExitCode {
             config,
             workers,
         } => work(config, Overrides { listen: None, data }, workers),
+        Command::Revoke {
+            data,
+            config,
+            release,
+            reason,
+            advisory,
+            by,
+        } => revoke(
+            config,
+            Overrides { listen: None, data },
+            locara_registry::revoke::RevokeRequest {
+                release,
+                reason,
+                advisory,
+                by,
+            },
+        ),
         Command::Keys(command) => keys(command),
     };
     match result {
@@ -226,23 +267,27 @@ fn serve(
         let blobs = FsBlobStore::open(config.data.join("blobs"))
             .await
             .with_context(|| format!("cannot open the blob store in {}", config.data.display()))?;
-        locara_registry::log::checkpoint_current_size(
-            &metadata,
-            &trust.root().log().origin,
-            trust.log_signer(),
-        )
-        .await
-        .context("cannot sign the log's checkpoint")?;
         let freshness = Duration::from_secs(u64::from(config.freshness_hours) * 3600);
-        locara_registry::freshness::sign_timestamp(
-            &trust,
-            &metadata,
-            &blobs,
-            freshness,
-            Timestamp::now(),
-        )
+        locara_registry::signing::with_signing_lease(&metadata, async {
+            locara_registry::log::checkpoint_current_size(
+                &metadata,
+                &trust.root().log().origin,
+                trust.log_signer(),
+            )
+            .await
+            .context("cannot sign the log's checkpoint")?;
+            locara_registry::freshness::sign_timestamp(
+                &trust,
+                &metadata,
+                &blobs,
+                freshness,
+                Timestamp::now(),
+            )
+            .await
+            .context("cannot sign timestamp.json")
+        })
         .await
-        .context("cannot sign timestamp.json")?;
+        .context("cannot sign the log's checkpoint and timestamp.json")??;
         let mut banner = String::new();
         if trust.created() {
             banner.push_str(&format!(
@@ -317,6 +362,14 @@ fn serve(
         start_workers(&state, &config, workers)?;
         tokio::spawn(locara_registry::outbox::run(state.clone()));
         let app = router(state);
+        // No Nagle: a response goes out as a header write and a body write, and with Nagle the body of
+        // every request after the first on a connection waited for the client's delayed ACK (~40 ms per
+        // blob; bench/install.sh).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::warn!(%error, "could not set TCP_NODELAY on a connection");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -446,6 +499,74 @@ fn start_workers(state: &Arc<AppState>, config: &Config, count: u32) -> anyhow::
     Ok(())
 }
 
+/// The state of a process that shares an existing data directory with `serve` (a worker, an operator
+/// command): its root of trust and keys, database and blob store, without HTTP.
+async fn shared_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    let trust = Trust::load(&config.data, Timestamp::now()).with_context(|| {
+        format!(
+            "cannot load the root of trust in {}; start `locara-registry serve` on it first",
+            config.data.display()
+        )
+    })?;
+    let metadata = SqliteStore::open(config.data.join("registry.sqlite3"))
+        .await
+        .with_context(|| format!("cannot open the database in {}", config.data.display()))?;
+    let blobs = FsBlobStore::open(config.data.join("blobs"))
+        .await
+        .with_context(|| format!("cannot open the blob store in {}", config.data.display()))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| config.public_url_for(config.listen));
+    Ok(Arc::new(AppState {
+        trust,
+        metadata: Arc::new(metadata),
+        blobs: Arc::new(blobs),
+        public_url,
+        names: tokio::sync::Mutex::new(()),
+        signing: tokio::sync::Mutex::new(()),
+        dns: None,
+        oidc: OidcVerifier::new(OidcSettings::default())
+            .context("cannot set up the OIDC verifier")?,
+        metrics: None,
+        builds_waiting: tokio::sync::Notify::new(),
+        outbox_waiting: tokio::sync::Notify::new(),
+        config: config.clone(),
+    }))
+}
+
+/// `locara-registry revoke`: revokes a release and publishes the revocation before it returns.
+fn revoke(
+    config_file: Option<PathBuf>,
+    flags: Overrides,
+    request: locara_registry::revoke::RevokeRequest,
+) -> anyhow::Result<()> {
+    let config = Config::load(config_file.as_deref(), std::env::vars(), &flags)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let state = shared_state(&config).await?;
+        let revoked =
+            locara_registry::revoke::revoke(&state, &request, Timestamp::now()).await?;
+        let revocation = &revoked.revocation;
+        println!(
+            "revoked {} {} (artifact {})",
+            revocation.app, revocation.version, revocation.artifact
+        );
+        println!(
+            "log entry {}, covered by the signed checkpoint of size {}",
+            revocation.log_index, revoked.checkpoint_size
+        );
+        println!(
+            "revocation list version {}, named by timestamp.json version {}; clients quarantine it at their next `locara sync`",
+            revoked.revocations_version, revoked.timestamp_version
+        );
+        Ok(())
+    })
+}
+
 /// `locara-registry worker`: build workers on the shared database and blob store, without HTTP.
 fn work(config_file: Option<PathBuf>, flags: Overrides, workers: u32) -> anyhow::Result<()> {
     let config = Config::load(config_file.as_deref(), std::env::vars(), &flags)?;
@@ -454,37 +575,7 @@ fn work(config_file: Option<PathBuf>, flags: Overrides, workers: u32) -> anyhow:
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let trust = Trust::load(&config.data, Timestamp::now()).with_context(|| {
-            format!(
-                "cannot load the root of trust in {}; start `locara-registry serve` on it first",
-                config.data.display()
-            )
-        })?;
-        let metadata = SqliteStore::open(config.data.join("registry.sqlite3"))
-            .await
-            .with_context(|| format!("cannot open the database in {}", config.data.display()))?;
-        let blobs = FsBlobStore::open(config.data.join("blobs"))
-            .await
-            .with_context(|| format!("cannot open the blob store in {}", config.data.display()))?;
-        let public_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| config.public_url_for(config.listen));
-        let state = Arc::new(AppState {
-            trust,
-            metadata: Arc::new(metadata),
-            blobs: Arc::new(blobs),
-            public_url,
-            names: tokio::sync::Mutex::new(()),
-            signing: tokio::sync::Mutex::new(()),
-            dns: None,
-            oidc: OidcVerifier::new(OidcSettings::default())
-                .context("cannot set up the OIDC verifier")?,
-            metrics: None,
-            builds_waiting: tokio::sync::Notify::new(),
-            outbox_waiting: tokio::sync::Notify::new(),
-            config: config.clone(),
-        });
+        let state = shared_state(&config).await?;
         start_workers(&state, &config, workers.max(1))?;
         tokio::spawn(locara_registry::outbox::run(state.clone()));
         tracing::info!(workers, data = %config.data.display(), "build workers running");

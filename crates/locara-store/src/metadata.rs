@@ -20,8 +20,8 @@ use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, prefetched_run_error, recorded_reads};
 use crate::records::{
     Account, AccountId, App, AppListing, Build, Member, MemberRole, NewAccount, NewApp, NewBuild,
-    NewRelease, NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release,
-    TokenRecord,
+    NewRelease, NewRevocation, NewToken, Notification, OidcTrust, Publisher, PublisherId,
+    PublisherKey, Release, RevocationRecord, TokenRecord,
 };
 
 /// What appending a batch of log entries did.
@@ -327,6 +327,35 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         message: Option<&str>,
         entry: Vec<u8>,
     ) -> Result<Option<u64>, StoreError>;
+
+    /// Revokes release `version` of `app` from whatever state it is in, recording `revocation` and
+    /// appending `entry` in one transaction; returns the revocation as recorded. Revoked is final: a
+    /// release already revoked, or one that does not exist, is a [`StoreError::Conflict`] and changes
+    /// nothing.
+    async fn revoke_release(
+        &self,
+        app: i64,
+        version: &str,
+        revocation: NewRevocation,
+        entry: Vec<u8>,
+    ) -> Result<RevocationRecord, StoreError>;
+
+    /// Every revocation ever recorded, in log order.
+    async fn revocations(&self) -> Result<Vec<RevocationRecord>, StoreError>;
+
+    /// Takes the lease `name` for `holder` until `until` (unix seconds) if nobody else holds it at `now`
+    /// (a lease whose time ran out is free); true if `holder` now holds it. Processes sharing the store
+    /// serialise work with it that must not interleave, such as signing the freshness documents.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: u64,
+        until: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up lease `name` if `holder` still holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 
     /// Apps, by name, whose name or latest installable release's manifest text contains `needle` with
     /// ASCII letters compared case-insensitively (every app when `needle` is `None`), with their

@@ -510,3 +510,33 @@ pub struct AppListing {
     /// `deprecated`, or `cooling-down` whose time has come. Versions only increase, so it is the highest.
     pub latest: Option<Release>,
 }
+
+/// What the security team says about a release it revokes (the rest is read from the release).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRevocation {
+    /// Why, in plain words for users.
+    pub reason: String,
+    /// The advisory describing it, if any.
+    pub advisory: Option<String>,
+    /// When it was revoked (unix seconds).
+    pub revoked_at: u64,
+}
+
+/// A revoked release, as the signed revocation list names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// `publisher/app`.
+    pub app: String,
+    /// The revoked version.
+    pub version: String,
+    /// The digest of the release's artifact.
+    pub artifact: String,
+    /// Why it was revoked.
+    pub reason: String,
+    /// The advisory describing it, if any.
+    pub advisory: Option<String>,
+    /// When it was revoked (unix seconds).
+    pub revoked_at: u64,
+    /// The `release.revoked` log entry that records it.
+    pub log_index: u64,
+}

@@ -22,8 +22,8 @@ use crate::log_hashes::{PrefetchedHashStore, append_hashes, hashes_read_by_appen
 use crate::metadata::{AppendedEntries, MetadataStore, StoredCheckpoint};
 use crate::records::{
     Account, AccountId, App, AppListing, Build, Member, MemberRole, NewAccount, NewApp, NewBuild,
-    NewRelease, NewToken, Notification, OidcTrust, Publisher, PublisherId, PublisherKey, Release,
-    TokenRecord,
+    NewRelease, NewRevocation, NewToken, Notification, OidcTrust, Publisher, PublisherId,
+    PublisherKey, Release, RevocationRecord, TokenRecord,
 };
 use crate::sqlite_builds as builds;
 use crate::sqlite_records as records;
@@ -635,6 +635,34 @@ impl MetadataStore for SqliteStore {
         entry: Vec<u8>,
     ) -> Result<Option<u64>, StoreError> {
         builds::change_release_state(&self.pool, app, version, from, to, message, entry).await
+    }
+
+    async fn revoke_release(
+        &self,
+        app: i64,
+        version: &str,
+        revocation: NewRevocation,
+        entry: Vec<u8>,
+    ) -> Result<RevocationRecord, StoreError> {
+        builds::revoke_release(&self.pool, app, version, revocation, entry).await
+    }
+
+    async fn revocations(&self) -> Result<Vec<RevocationRecord>, StoreError> {
+        builds::revocations(&self.pool).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: u64,
+        until: u64,
+    ) -> Result<bool, StoreError> {
+        builds::acquire_lease(&self.pool, name, holder, now, until).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        builds::release_lease(&self.pool, name, holder).await
     }
 
     async fn app_listings(

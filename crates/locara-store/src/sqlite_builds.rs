@@ -5,7 +5,8 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::records::{
-    AccountId, App, AppListing, Build, BuildState, NewBuild, NewRelease, Notification, Release,
+    AccountId, App, AppListing, Build, BuildState, NewBuild, NewRelease, NewRevocation,
+    Notification, Release, RevocationRecord,
 };
 use crate::sqlite::{append_on, from_db, to_db};
 use crate::sqlite_records::{PUBLISHER_COLUMNS, publisher_from};
@@ -388,6 +389,132 @@ pub(crate) async fn change_release_state(
         .await
         .map_err(StoreError::database(operation))?;
     Ok(Some(index))
+}
+
+pub(crate) async fn revoke_release(
+    pool: &SqlitePool,
+    app: i64,
+    version: &str,
+    revocation: NewRevocation,
+    entry: Vec<u8>,
+) -> Result<RevocationRecord> {
+    let operation = "revoking a release";
+    let mut transaction = begin(pool, operation).await?;
+    let row = sqlx::query(
+        "SELECT r.id, r.state, r.artifact_digest, a.name FROM releases r JOIN apps a ON a.id = r.app_id \
+         WHERE r.app_id = ?1 AND r.version = ?2",
+    )
+    .bind(app)
+    .bind(version)
+    .fetch_optional(&mut *transaction)
+    .await
+    .map_err(StoreError::database(operation))?;
+    let Some(row) = row else {
+        return Err(StoreError::Conflict {
+            what: format!("the app has no release {version} to revoke"),
+        });
+    };
+    let (release_id, state, artifact, name): (i64, String, String, String) = (
+        row.get("id"),
+        row.get("state"),
+        row.get("artifact_digest"),
+        row.get("name"),
+    );
+    if state == "revoked" {
+        return Err(StoreError::Conflict {
+            what: format!("{name} {version} is already revoked; a revocation is final"),
+        });
+    }
+    sqlx::query("UPDATE releases SET state = 'revoked' WHERE id = ?1")
+        .bind(release_id)
+        .execute(&mut *transaction)
+        .await
+        .map_err(StoreError::database(operation))?;
+    let log_index = append_on(&mut transaction, &[entry]).await?.first_index;
+    sqlx::query(
+        "INSERT INTO revocations (release_id, app, version, artifact, reason, advisory, revoked_at, log_index) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(release_id)
+    .bind(&name)
+    .bind(version)
+    .bind(&artifact)
+    .bind(&revocation.reason)
+    .bind(&revocation.advisory)
+    .bind(to_db("revocation time", revocation.revoked_at)?)
+    .bind(to_db("log index", log_index)?)
+    .execute(&mut *transaction)
+    .await
+    .map_err(StoreError::database(operation))?;
+    transaction
+        .commit()
+        .await
+        .map_err(StoreError::database(operation))?;
+    Ok(RevocationRecord {
+        app: name,
+        version: version.to_owned(),
+        artifact,
+        reason: revocation.reason,
+        advisory: revocation.advisory,
+        revoked_at: revocation.revoked_at,
+        log_index,
+    })
+}
+
+pub(crate) async fn revocations(pool: &SqlitePool) -> Result<Vec<RevocationRecord>> {
+    let operation = "reading revocations";
+    let rows = sqlx::query(
+        "SELECT app, version, artifact, reason, advisory, revoked_at, log_index FROM revocations \
+         ORDER BY log_index",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::database(operation))?;
+    rows.iter()
+        .map(|row| {
+            Ok(RevocationRecord {
+                app: row.get("app"),
+                version: row.get("version"),
+                artifact: row.get("artifact"),
+                reason: row.get("reason"),
+                advisory: row.get("advisory"),
+                revoked_at: from_db("revocation time", row.get("revoked_at"))?,
+                log_index: from_db("log index", row.get("log_index"))?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn acquire_lease(
+    pool: &SqlitePool,
+    name: &str,
+    holder: &str,
+    now: u64,
+    until: u64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?4) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+         WHERE leases.until <= ?3 OR leases.holder = excluded.holder",
+    )
+    .bind(name)
+    .bind(holder)
+    .bind(to_db("time", now)?)
+    .bind(to_db("lease expiry", until)?)
+    .execute(pool)
+    .await
+    .map_err(StoreError::database("taking a lease"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn release_lease(pool: &SqlitePool, name: &str, holder: &str) -> Result<()> {
+    sqlx::query("DELETE FROM leases WHERE name = ?1 AND holder = ?2")
+        .bind(name)
+        .bind(holder)
+        .execute(pool)
+        .await
+        .map_err(StoreError::database("giving up a lease"))?;
+    Ok(())
 }
 
 pub(crate) async fn app_listings(

@@ -1,7 +1,9 @@
 //! The build queue and releases: leases, a killed worker's job taken over, a job never finished twice,
 //! versions never reused, and the release written with its log entry and notifications.
 
-use locara_store::records::{BuildState, NewAccount, NewApp, NewBuild, NewRelease};
+use locara_store::records::{
+    BuildState, NewAccount, NewApp, NewBuild, NewRelease, NewRevocation, RevocationRecord,
+};
 use locara_store::{MetadataStore, StoreError};
 
 use super::Fixture;
@@ -412,4 +414,103 @@ pub async fn listings_find_apps_by_name_or_latest_installable_manifest(fixture: 
     let listed = store.app_listings(Some("empty"), 100).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].latest.is_none());
+}
+
+pub async fn a_revocation_is_final_recorded_with_its_entry_and_listed_forever(
+    fixture: &impl Fixture,
+) {
+    let store = fixture.open_metadata().await;
+    let ids = app(store.as_ref()).await;
+    released(store.as_ref(), ids, "1.0.0", "yanked", 20, "[app]").await;
+    released(store.as_ref(), ids, "1.1.0", "cooling-down", 500, "[app]").await;
+    assert!(store.revocations().await.unwrap().is_empty());
+    let size = store.log_size().await.unwrap();
+    let revocation = |reason: &str, advisory: Option<&str>| NewRevocation {
+        reason: reason.to_owned(),
+        advisory: advisory.map(str::to_owned),
+        revoked_at: 30,
+    };
+    // From any state, even a final one such as yanked.
+    let first = store
+        .revoke_release(
+            ids.1,
+            "1.0.0",
+            revocation("steals tokens", Some("LOCARA-2026-0001")),
+            b"{\"revoked\":1}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        RevocationRecord {
+            app: "alice/notes".to_owned(),
+            version: "1.0.0".to_owned(),
+            artifact: "sha256:a".to_owned(),
+            reason: "steals tokens".to_owned(),
+            advisory: Some("LOCARA-2026-0001".to_owned()),
+            revoked_at: 30,
+            log_index: size,
+        }
+    );
+    assert_eq!(
+        store.log_entries(size..size + 1).await.unwrap(),
+        vec![b"{\"revoked\":1}".to_vec()]
+    );
+    // Revoked is final: a second revocation, or one of a release that does not exist, changes nothing.
+    for version in ["1.0.0", "9.9.9"] {
+        let refused = store
+            .revoke_release(ids.1, version, revocation("again", None), b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Conflict { .. }), "{refused}");
+        assert!(refused.to_string().contains(version), "{refused}");
+    }
+    assert_eq!(store.log_size().await.unwrap(), size + 1);
+    // No other move leaves revoked.
+    assert_eq!(
+        store
+            .change_release_state(ids.1, "1.0.0", "yanked", "available", None, b"{}".to_vec())
+            .await
+            .unwrap(),
+        None
+    );
+    let second = store
+        .revoke_release(
+            ids.1,
+            "1.1.0",
+            revocation("same", None),
+            b"{\"r\":2}".to_vec(),
+        )
+        .await
+        .unwrap();
+    let states: Vec<_> = store
+        .releases_of(ids.1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|release| release.state)
+        .collect();
+    assert_eq!(states, ["revoked", "revoked"]);
+    // Another handle (another process) sees every revocation, in log order.
+    let reopened = fixture.open_metadata().await;
+    assert_eq!(reopened.revocations().await.unwrap(), vec![first, second]);
+}
+
+pub async fn a_lease_has_one_holder_until_it_is_given_up_or_runs_out(fixture: &impl Fixture) {
+    let store = fixture.open_metadata().await;
+    let other = fixture.open_metadata().await;
+    assert!(store.acquire_lease("signing", "a", 100, 130).await.unwrap());
+    assert!(!other.acquire_lease("signing", "b", 110, 140).await.unwrap());
+    // Another lease is independent; the holder may extend its own.
+    assert!(other.acquire_lease("other", "b", 110, 140).await.unwrap());
+    assert!(store.acquire_lease("signing", "a", 120, 150).await.unwrap());
+    assert!(!other.acquire_lease("signing", "b", 149, 170).await.unwrap());
+    // Only the holder gives it up.
+    other.release_lease("signing", "b").await.unwrap();
+    assert!(!other.acquire_lease("signing", "b", 149, 170).await.unwrap());
+    store.release_lease("signing", "a").await.unwrap();
+    assert!(other.acquire_lease("signing", "b", 149, 170).await.unwrap());
+    // A holder that never gave it up (a killed process) loses it when its time runs out.
+    assert!(!store.acquire_lease("signing", "a", 169, 200).await.unwrap());
+    assert!(store.acquire_lease("signing", "a", 170, 200).await.unwrap());
 }

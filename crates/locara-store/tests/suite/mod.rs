@@ -51,6 +51,8 @@ macro_rules! store_suite {
                 notifications_wait_in_the_outbox_until_delivered,
                 a_state_change_keeps_the_release_sets_its_message_and_logs_once,
                 listings_find_apps_by_name_or_latest_installable_manifest,
+                a_revocation_is_final_recorded_with_its_entry_and_listed_forever,
+                a_lease_has_one_holder_until_it_is_given_up_or_runs_out,
             ];
             records: [
                 accounts_come_with_a_personal_publisher_and_a_log_entry,
