@@ -22,8 +22,8 @@
 #           `sha256sum` over all of them (compared with the expected digests), then `zstd -d -c BLOB | tar -x
 #           -C DIR` per artifact into its own directory. It fetches only the artifacts: no index, log entries,
 #           proofs or provenance. For the small apps it is also run with one keep-alive connection for all
-#           blobs, as a diagnostic: the registry does not set TCP_NODELAY, and a streamed blob on a reused
-#           connection waits about 40 ms for a delayed ACK (docs/benchmarks.md, "Install").
+#           blobs, as a diagnostic: before the registry set TCP_NODELAY, a streamed blob on a reused
+#           connection waited about 40 ms for a delayed ACK (docs/benchmarks.md, "Install").
 #   npm     `npm install` of equivalent packages (the same files: the big one's 20 parts and launcher, or one
 #           small launcher each, plus a package.json with a `bin`; gzip tarballs made with tar, as `npm pack`
 #           makes them) from a local npm registry: a 20-line Node HTTP server started by this script, serving
