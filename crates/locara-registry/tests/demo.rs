@@ -13,14 +13,18 @@ use common::examples::{wait_available, write_example};
 
 #[tokio::test]
 async fn the_demo_publishes_the_examples_through_the_builder_once() {
-    let data = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    // A relative data directory, as the default `./locara-data` is: the repositories' file:// URLs must
+    // still be absolute, or every build fails.
+    let data = relative_to_current_dir(temp.path());
+    assert!(data.is_relative());
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
     let arguments = [
         OsStr::new("--demo"),
         OsStr::new("--demo-apps"),
         OsStr::new(examples),
     ];
-    let server = common::start_serving(data.path(), &[], std::process::Stdio::null(), &arguments);
+    let server = common::start_serving(&data, &[], std::process::Stdio::null(), &arguments);
     assert!(
         server
             .banner
@@ -59,7 +63,7 @@ async fn the_demo_publishes_the_examples_through_the_builder_once() {
     }
     drop(server);
     // A second start seeds nothing new.
-    let server = common::start_serving(data.path(), &[], std::process::Stdio::null(), &arguments);
+    let server = common::start_serving(&data, &[], std::process::Stdio::null(), &arguments);
     assert!(
         server
             .banner
@@ -68,6 +72,16 @@ async fn the_demo_publishes_the_examples_through_the_builder_once() {
         "{:?}",
         server.banner
     );
+}
+
+/// `path` (absolute) as a path relative to the current directory.
+fn relative_to_current_dir(path: &Path) -> std::path::PathBuf {
+    let current = std::env::current_dir().unwrap();
+    let mut relative = std::path::PathBuf::new();
+    for _ in current.components().skip(1) {
+        relative.push("..");
+    }
+    relative.join(path.strip_prefix("/").unwrap())
 }
 
 /// Runs git in a demo repository, returning its output.

@@ -90,7 +90,17 @@ pub fn min_age(local: &Local, app: &AppName, flag: Option<&str>) -> anyhow::Resu
 }
 
 /// Why a request resolved to nothing, in one sentence.
-fn nothing_to_install(request: &AppRequest, passed_over: &[(Version, PassedOver)]) -> String {
+fn nothing_to_install(
+    request: &AppRequest,
+    releases: usize,
+    passed_over: &[(Version, PassedOver)],
+) -> String {
+    if releases == 0 {
+        return format!(
+            "{} has no releases yet (a build may still be running: `locara info {}` shows its releases)",
+            request.app, request.app
+        );
+    }
     if passed_over.is_empty() {
         return format!(
             "{request}: no release matches (`locara info {}` lists its releases)",
@@ -520,7 +530,7 @@ pub async fn install(context: &Context, args: InstallArgs) -> anyhow::Result<()>
             let Some(position) = resolution.chosen else {
                 anyhow::bail!(
                     "{}; nothing was installed",
-                    nothing_to_install(&request, &resolution.passed_over)
+                    nothing_to_install(&request, candidates.len(), &resolution.passed_over)
                 );
             };
             let candidate = candidates[position].clone();
