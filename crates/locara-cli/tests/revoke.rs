@@ -113,6 +113,7 @@ fn a_revoked_release_is_quarantined_at_sync_and_never_installed_again() {
     // A second sync has nothing new to quarantine.
     let again = client.run(&["--json", "sync"]).success().json();
     assert_eq!(again["quarantined"], serde_json::json!([]), "{again}");
+    assert_eq!(again["apps"][0]["outcome"], "quarantined", "{again}");
 
     // The client that never synced fetches the newer list when it installs, and refuses the release.
     assert_refused(

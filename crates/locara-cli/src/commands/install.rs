@@ -391,6 +391,11 @@ impl Render for InstallReport {
                     app.app, app.version
                 )?,
                 "unchanged" => writeln!(out, "{} {} is up to date", app.app, app.version)?,
+                "quarantined" => writeln!(
+                    out,
+                    "{} {} stays quarantined: no release can replace it yet",
+                    app.app, app.version
+                )?,
                 "update-available" => writeln!(
                     out,
                     "{} {} → {} is available, not applied",

@@ -284,10 +284,17 @@ async fn follow(
                     passed_over: resolution.passed_over,
                 }),
                 None => {
+                    let quarantined = matches!(install.status, InstallStatus::Quarantined { .. })
+                        || report.quarantined.iter().any(|q| q.app == install.app);
+                    let outcome = if quarantined {
+                        "quarantined"
+                    } else {
+                        "unchanged"
+                    };
                     report
                         .installs
                         .apps
-                        .push(AppOutcome::unchanged(&install, "unchanged", notes))
+                        .push(AppOutcome::unchanged(&install, outcome, notes));
                 }
             }
         }

@@ -89,11 +89,10 @@ pub async fn verify(context: &Context, _args: VerifyInstalledArgs) -> anyhow::Re
             if let Err(error) = check_log(&view, &install).await {
                 problems.push(format!("{error:#}"));
             }
-            if let Some(reason) = view.revoked(&install.app, &install.version) {
-                problems.push(format!("{reason}; `locara sync` quarantines it"));
-            }
             if let InstallStatus::Quarantined { reason } = &install.status {
                 problems.push(format!("quarantined: {reason}"));
+            } else if let Some(reason) = view.revoked(&install.app, &install.version) {
+                problems.push(format!("{reason}; `locara sync` quarantines it"));
             }
             if let (Some(slug), Some(locara)) = (&install.launcher, &locara) {
                 match local.launchers.is_current(slug, &install.app, locara) {
