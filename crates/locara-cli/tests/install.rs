@@ -1091,3 +1091,84 @@ fn downloads_show_progress_only_on_a_terminal_without_json_or_quiet() {
     assert!(!run.stderr.contains(bar), "{}", run.stderr);
     assert!(!run.stdout.contains(bar), "{}", run.stdout);
 }
+
+/// Declining the question on a terminal installs nothing; an allow rule of the policy file that covers
+/// every capability answers it without a terminal, and one that covers only part of them does not.
+#[test]
+fn consent_is_declined_on_a_terminal_or_given_by_a_covering_policy_rule() {
+    let notes = Example::new("notes", "1.0.0").with_capabilities(NOTES_CAPABILITIES);
+    let demo = Demo::start(&[notes], &[]);
+
+    let declining = demo.client_with_policy(NO_MIN_AGE);
+    let mut terminal = declining.terminal(&["install", "demo/notes"]);
+    terminal.expect("Install demo/notes 1.0.0?");
+    for line in NOTES_IN_WORDS {
+        terminal.expect(line);
+    }
+    terminal.expect("Continue? [y/N]");
+    terminal.type_line("n");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("you declined demo/notes 1.0.0; nothing was installed"),
+        "{screen}"
+    );
+    assert_eq!(local_state(&declining), (Vec::new(), Vec::new()));
+
+    let partial = format!(
+        "{NO_MIN_AGE}[[allow]]\napps = \"demo/*\"\nfiles = [ {{ path = \"~/Notes\", access = \"read\" }} ]\n"
+    );
+    let partly = demo.client_with_policy(&partial);
+    assert_refused(
+        &partly.run(&["install", "demo/notes"]),
+        2,
+        &[
+            "needs your consent",
+            "connect to api.example.com on port 443",
+        ],
+    );
+    assert_eq!(local_state(&partly), (Vec::new(), Vec::new()));
+
+    let covering = format!(
+        "{partial}\n[[allow]]\napps = \"demo/notes\"\nnetwork = [\"api.example.com:443\"]\n"
+    );
+    let allowed = demo.client_with_policy(&covering);
+    allowed.run(&["install", "demo/notes"]).success();
+    let app = installed(&allowed)[0].clone();
+    assert_eq!(app["grant"], "policy", "{app}");
+    assert_eq!(
+        app["capabilities"],
+        serde_json::json!(NOTES_IN_WORDS),
+        "{app}"
+    );
+}
+
+/// A deprecated release still installs, with its message as a warning, and `list` shows the message.
+#[test]
+fn a_deprecated_release_installs_with_a_warning_and_list_shows_it() {
+    let plain = Example::new("plain", "1.0.0");
+    let mut demo = Demo::start(std::slice::from_ref(&plain), &[]);
+    demo.stop();
+    rogue::deprecate(&demo, &plain, "use demo/other instead");
+    demo.start_server();
+    assert_eq!(demo.wait_listed(&plain)["status"], "deprecated");
+
+    let client = demo.client_with_policy(NO_MIN_AGE);
+    let run = client.run(&["install", "demo/plain"]).success();
+    assert!(
+        run.stderr
+            .contains("demo/plain 1.0.0 is deprecated: use demo/other instead"),
+        "{}",
+        run.stderr
+    );
+    let app = installed(&client)[0].clone();
+    assert_eq!(app["deprecated"], "use demo/other instead", "{app}");
+    let listed = client.run(&["list"]).success();
+    assert!(
+        listed
+            .stdout
+            .contains("demo/plain is deprecated: use demo/other instead"),
+        "{}",
+        listed.stdout
+    );
+}

@@ -305,6 +305,44 @@ pub fn yank(demo: &Demo, example: &Example, reason: &str) {
     });
 }
 
+/// What the deprecate endpoint writes for `example`'s release (with the registry stopped): the state
+/// change with `message` and its `release.deprecated` log entry.
+pub fn deprecate(demo: &Demo, example: &Example, message: &str) {
+    let data = demo.data();
+    demo.runtime().block_on(async {
+        let (metadata, _blobs) = open(&data).await;
+        let app = metadata
+            .app_by_name(&example.name())
+            .await
+            .unwrap()
+            .expect("the app");
+        let entry = LogEntry::new(
+            Timestamp::now(),
+            Event::ReleaseDeprecated {
+                app: example.name(),
+                version: example.version.clone(),
+                message: message.to_owned(),
+                by: "demo".to_owned(),
+            },
+        )
+        .to_bytes()
+        .unwrap();
+        let changed = metadata
+            .change_release_state(
+                app.id,
+                &example.version,
+                "available",
+                "deprecated",
+                Some(message),
+                entry,
+            )
+            .await
+            .unwrap();
+        assert!(changed.is_some(), "the release was available");
+        metadata.close().await;
+    });
+}
+
 /// The registry's settings of the last `timestamp.json` and revocation-list versions it signed
 /// (`locara-registry`'s freshness module); the next ones it signs are one higher.
 const TIMESTAMP_VERSION_SETTING: &str = "timestamp.version";
