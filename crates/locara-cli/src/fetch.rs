@@ -28,6 +28,7 @@ use locara_core::install_check::{
 use locara_core::log::Hash;
 use locara_core::manifest::Manifest;
 use locara_core::names::{AppName, PublisherName};
+use locara_core::revocation::Revocation;
 use locara_core::root::{Freshness, Root, SignedMetadata};
 use locara_core::time::Timestamp;
 use locara_core::version::Version;
@@ -508,23 +509,12 @@ impl RegistryView {
         }
     }
 
-    /// Revoked releases of `apps` per the accepted list: app → (version, reason).
+    /// Why the accepted revocation list revokes `app` `version`, if it does.
     pub fn revoked(&self, app: &AppName, version: &Version) -> Option<String> {
         self.checked
             .revocations
             .find(app, version)
-            .map(|revocation| {
-                format!(
-                    "revoked at {}: {}{}",
-                    revocation.revoked_at,
-                    revocation.reason,
-                    revocation
-                        .advisory
-                        .as_deref()
-                        .map(|advisory| format!(" ({advisory})"))
-                        .unwrap_or_default()
-                )
-            })
+            .map(Revocation::describe)
     }
 }
 

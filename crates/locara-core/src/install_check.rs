@@ -658,17 +658,11 @@ fn check_revocation(
         return Err(fail(
             check,
             format_args!(
-                "{} {} (artifact {}) was revoked at {}: {}{}",
+                "{} {} (artifact {}) was {}",
                 revocation.app,
                 revocation.version,
                 revocation.artifact,
-                revocation.revoked_at,
-                revocation.reason,
-                revocation
-                    .advisory
-                    .as_deref()
-                    .map(|advisory| format!(" ({advisory})"))
-                    .unwrap_or_default()
+                revocation.describe()
             ),
         ));
     }

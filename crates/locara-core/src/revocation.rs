@@ -45,6 +45,19 @@ pub struct Revocation {
     pub advisory: Option<String>,
 }
 
+impl Revocation {
+    /// When and why, in plain words: `revoked at <time>: <reason> (<advisory>)`.
+    pub fn describe(&self) -> String {
+        match &self.advisory {
+            Some(advisory) => format!(
+                "revoked at {}: {} ({advisory})",
+                self.revoked_at, self.reason
+            ),
+            None => format!("revoked at {}: {}", self.revoked_at, self.reason),
+        }
+    }
+}
+
 /// The `signed` object of the revocation list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

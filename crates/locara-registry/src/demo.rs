@@ -154,9 +154,9 @@ pub async fn seed(state: &AppState, data: &Path, examples: &Path) -> anyhow::Res
         )
     })?;
     // The repositories' file:// URLs must be absolute: the default data directory is relative.
-    let data = &data.canonicalize().with_context(|| {
-        format!("the data directory {} is not readable", data.display())
-    })?;
+    let data = &data
+        .canonicalize()
+        .with_context(|| format!("the data directory {} is not readable", data.display()))?;
     let now = Timestamp::now().unix_seconds();
     let publisher = match state.metadata.publisher_by_name(PUBLISHER).await? {
         Some(publisher) => publisher,

@@ -133,7 +133,7 @@ fn revocation_of(
             view.checked
                 .revocations
                 .find_artifact(&install.artifact)
-                .map(|revocation| format!("artifact revoked: {}", revocation.reason))
+                .map(|revocation| format!("artifact {}", revocation.describe()))
         })
         .or_else(|| {
             (index_status == Some("revoked"))
