@@ -30,6 +30,9 @@
 #           packuments (dist.tarball, dist.integrity sha512, dist.shasum) and the tarballs. A fresh project
 #           and a fresh npm cache each time, `--no-audit --no-fund --ignore-scripts`, an empty userconfig.
 #           Skipped, with the reason printed, when node/npm are missing and cannot be installed.
+# Also measured: the peak resident memory of each `locara install` (GNU time's %M, when /usr/bin/time exists),
+# printed with its ratio to the artifact's size (artifacts stream to disk, so it must not grow with them; run
+# with BIG_BYTES=1000000000 SKIP_SMALL=1 for a 1 GB app).
 # Also measured at the start of each round: an fsync probe (perl: 100 files of 4 KiB written and fsynced),
 # because locara fsyncs what it unpacks and the others do not, and fsync latency on a shared disk varies.
 # Printed: medians, min and max of wall time per workload (ratios are medians of same-round ratios), every
@@ -229,8 +232,19 @@ fresh_home() {
   LOCARA_HOME=$tmp/home "$bin_dir/locara" registry add bench "$registry_url" --root "$root_digest" >/dev/null
 }
 
+# `locara install "$@"`; with GNU time (/usr/bin/time), its peak resident memory in KiB goes to $tmp/last.rss.
 locara_install() {
-  LOCARA_HOME=$tmp/home "$bin_dir/locara" install "$@" --min-age 0 -q
+  rm -f "$tmp/last.rss"
+  if [ -x /usr/bin/time ]; then
+    LOCARA_HOME=$tmp/home /usr/bin/time -f %M -o "$tmp/last.rss" "$bin_dir/locara" install "$@" --min-age 0 -q
+  else
+    LOCARA_HOME=$tmp/home "$bin_dir/locara" install "$@" --min-age 0 -q
+  fi
+}
+
+# Appends "workload|round|KiB" (the last locara install's peak RSS) to $tmp/rss, when it was measured.
+record_rss() {
+  [ -s "$tmp/last.rss" ] && echo "$1|$2|$(tail -n 1 "$tmp/last.rss")" >>"$tmp/rss" || true
 }
 
 # The floor for the apps $2…: fetch, hash and unpack their artifacts, nothing else. $1 is `close` (one TCP
@@ -463,6 +477,28 @@ report() {
         print line " |"
       }
     }' "$tmp/results"
+  if [ -s "$tmp/rss" ]; then
+    echo
+    echo "Peak resident memory of \`locara install\` (GNU time's maximum RSS; medians over rounds). Artifacts"
+    echo "stream to disk, so it should not grow with the artifact: the last column divides it by the artifact's size."
+    echo
+    echo "| workload | peak RSS | artifact bytes | RSS ÷ artifact |"
+    echo "|---|---|---|---|"
+    awk -F'|' -v big="$big_artifact_bytes" -v small="$small_artifact_bytes" '
+      function median(list, n,    i, j, t) {
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (list[j] < list[i]) { t = list[i]; list[i] = list[j]; list[j] = t }
+        return (n % 2) ? list[(n + 1) / 2] : (list[n / 2] + list[n / 2 + 1]) / 2
+      }
+      { if (!($1 in n)) order[++count] = $1; v[$1, ++n[$1]] = $3 }
+      END {
+        for (c = 1; c <= count; c++) {
+          work = order[c]
+          for (k = 1; k <= n[work]; k++) list[k] = v[work, k]
+          kib = median(list, n[work]); bytes = (work ~ /^big/) ? big : small
+          printf "| %s | %.1f MiB | %d | %s |\n", work, kib / 1024, bytes, (bytes > 0) ? sprintf("%.3f", kib * 1024 / bytes) : "—"
+        }
+      }' "$tmp/rss"
+  fi
   if [ -s "$tmp/phases" ]; then
     echo
     echo "Where \`locara install\` spends its time (medians over rounds, from the registry's request log):"
@@ -560,6 +596,7 @@ main() {
   : >"$tmp/results"
   : >"$tmp/phases"
   : >"$tmp/fsyncs"
+  : >"$tmp/rss"
   local round seconds from
   for round in $(seq 1 "$ROUNDS"); do
     seconds=$(fsync_probe)
@@ -570,6 +607,7 @@ main() {
       from=$(wc -l <"$tmp/registry.log")
       seconds=$(timed locara_install demo/bench-big)
       record "big (1 app, ~20 MB)" locara "$round" "$seconds"
+      record_rss "big (1 app, $BIG_BYTES bytes of data)" "$round"
       phases "big (1 app, ~20 MB)" "$round" "$from"
       seconds=$(floor_install close bench-big)
       record "big (1 app, ~20 MB)" floor "$round" "$seconds"
@@ -585,6 +623,7 @@ main() {
       from=$(wc -l <"$tmp/registry.log")
       seconds=$(timed locara_install "${small[@]/#/demo/}")
       record "small ($SMALL_APPS apps, one command)" locara "$round" "$seconds"
+      record_rss "small ($SMALL_APPS apps, one command)" "$round"
       phases "small ($SMALL_APPS apps, one command)" "$round" "$from"
       seconds=$(floor_install close "${small[@]}")
       record "small ($SMALL_APPS apps, one command)" floor "$round" "$seconds"

@@ -6,8 +6,9 @@
 //!   [`MAX_REDIRECTS`]) only to URLs the client could have been configured with (https, or http to this
 //!   machine), and never from https down to http; reqwest drops the `Authorization` header when a redirect
 //!   leaves the origin.
-//! - A response body is read only up to a limit ([`MAX_JSON_BYTES`] unless the caller gives one), so a
-//!   hostile or broken server cannot make the client hold an unbounded body in memory.
+//! - A response body is read only up to the limit of the [`Document`] it is (see [`crate::read_limits`]),
+//!   so a hostile or broken server cannot make the client hold an unbounded body in memory; a body whose
+//!   size signed metadata names is read to exactly that size, and artifacts stream to a file.
 //! - The token is never part of an error message; error bodies are quoted only as a short, sanitised
 //!   snippet.
 //! - A loopback registry is reached directly; others honour the usual proxy environment variables.
@@ -22,7 +23,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use locara_core::digest::{Digest, Sha256Hasher};
+use tokio::io::AsyncWriteExt as _;
+
 use crate::credentials::ApiToken;
+use crate::read_limits::{Bound, Document};
 use crate::registry::{RegistryUrl, transport_is_allowed};
 use crate::second_factor::OneTimeCode;
 
@@ -34,8 +39,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
-/// The largest JSON response read by default.
-pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 /// The largest error body read (to find a problem document or quote a snippet).
 pub const MAX_ERROR_BYTES: usize = 64 * 1024;
 /// How many characters of a non-problem error body an error message quotes.
@@ -148,15 +151,80 @@ pub enum ApiError {
         /// The start of the body, sanitised.
         snippet: String,
     },
-    /// The response body is larger than the client accepts.
-    #[error("{method} {url} answered with more than {limit} bytes; refusing to read it")]
+    /// The response body is longer than the client reads of that document.
+    #[error(
+        "{method} {url} sent more than {limit} bytes, the most this client reads of {document}; refusing it: the registry, a mirror or something between them is sending endless data"
+    )]
     TooLarge {
         /// The request method.
         method: Method,
         /// The request URL.
         url: Box<Url>,
+        /// What was being read.
+        document: Document,
         /// The limit in bytes.
-        limit: usize,
+        limit: u64,
+    },
+    /// The body went on past the signed size of what it should be.
+    #[error(
+        "{method} {url} sent more than the {size} bytes that the signed release record gives for the {}; refusing it as an endless-data attack by the registry, a mirror or something between them", document.name()
+    )]
+    LongerThanSigned {
+        /// The request method.
+        method: Method,
+        /// The request URL.
+        url: Box<Url>,
+        /// What was being read.
+        document: Document,
+        /// The signed size in bytes.
+        size: u64,
+    },
+    /// The body announced another length than the signed size of what it should be.
+    #[error(
+        "{method} {url} announced {announced} bytes, but the signed release record gives {size} for the {}; refusing it before reading: the registry, a mirror or something between them is sending other bytes", document.name()
+    )]
+    AnnouncedOtherThanSigned {
+        /// The request method.
+        method: Method,
+        /// The request URL.
+        url: Box<Url>,
+        /// What was being read.
+        document: Document,
+        /// The signed size in bytes.
+        size: u64,
+        /// The announced `Content-Length`.
+        announced: u64,
+    },
+    /// The body ended before the signed size of what it should be.
+    #[error(
+        "{method} {url} ended after {received} bytes, but the signed release record gives {size} for the {}; try again (the connection may have been cut)", document.name()
+    )]
+    ShorterThanSigned {
+        /// The request method.
+        method: Method,
+        /// The request URL.
+        url: Box<Url>,
+        /// What was being read.
+        document: Document,
+        /// The signed size in bytes.
+        size: u64,
+        /// How many bytes came.
+        received: u64,
+    },
+    /// A downloaded body could not be written to its file.
+    #[error(
+        "cannot write {document} from {url} to {path}: {source}; check the free space of the install store"
+    )]
+    Write {
+        /// The request URL.
+        url: Box<Url>,
+        /// What was being written.
+        document: Document,
+        /// The file, or its directory.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// The response is not the JSON the client expected.
     #[error("{method} {url} answered with JSON this client does not understand: {reason}")]
@@ -322,6 +390,17 @@ impl ApiClient {
         self.send_json::<(), T>(Method::GET, path, None).await
     }
 
+    /// `GET <base>/<path>`, decoding a JSON response of at most `document`'s limit.
+    pub async fn get_json_document<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        document: Document,
+    ) -> Result<T, ApiError> {
+        let url = self.base.join(path);
+        let bytes = self.get_bytes(path, document).await?;
+        decode_json(&Method::GET, &url, &bytes)
+    }
+
     /// `POST <base>/<path>` with a JSON body, decoding a JSON response.
     pub async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
@@ -362,48 +441,71 @@ impl ApiClient {
             request = request.json(body);
         }
         let response = self.execute(&method, &url, request).await?;
-        let bytes = read_limited(&method, &url, response, MAX_JSON_BYTES).await?;
-        let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        serde_json::from_slice(bytes).map_err(|error| ApiError::Decode {
-            method,
-            url: Box::new(url),
-            reason: error.to_string(),
-        })
+        let bytes = read_limited(&method, &url, response, Document::ApiJson).await?;
+        decode_json(&method, &url, &bytes)
     }
 
-    /// `GET <base>/<path>` as bytes (at most `limit`); `Ok(None)` when the registry answers 404.
+    /// `GET <base>/<path>` as bytes (at most `document`'s limit); `Ok(None)` when the registry answers 404.
     pub async fn get_optional_bytes(
         &self,
         path: &str,
-        limit: usize,
+        document: Document,
     ) -> Result<Option<Vec<u8>>, ApiError> {
-        match self.get_bytes(path, limit).await {
+        match self.get_bytes(path, document).await {
             Ok(bytes) => Ok(Some(bytes)),
             Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
             Err(error) => Err(error),
         }
     }
 
-    /// `GET <base>/<path>` as bytes, at most `limit` of them.
-    pub async fn get_bytes(&self, path: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
+    /// `GET <base>/<path>` as bytes, within `document`'s bound.
+    pub async fn get_bytes(&self, path: &str, document: Document) -> Result<Vec<u8>, ApiError> {
         let url = self.base.join(path);
         let request = self.request(Method::GET, url.clone());
         let response = self.execute(&Method::GET, &url, request).await?;
-        read_limited(&Method::GET, &url, response, limit).await
+        read_limited(&Method::GET, &url, response, document).await
     }
 
-    /// [`ApiClient::get_bytes`], calling `progress(received, total)` after each chunk (`total` is the
-    /// announced length, if any): for the progress bars of long downloads.
-    pub async fn get_bytes_with_progress(
+    /// `GET <base>/<path>` into `file` (written from its current offset), hashing as the bytes arrive and
+    /// calling `progress(received, total)` after each chunk (`total` is the signed or announced length).
+    /// Nothing is held in memory but one chunk. Returns the digest of what was written.
+    pub async fn download(
         &self,
         path: &str,
-        limit: usize,
+        document: Document,
+        file: std::fs::File,
         progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Digest, ApiError> {
         let url = self.base.join(path);
         let request = self.request(Method::GET, url.clone());
-        let response = self.execute(&Method::GET, &url, request).await?;
-        read_limited_with(&Method::GET, &url, response, limit, progress).await
+        let mut response = self.execute(&Method::GET, &url, request).await?;
+        let mut reading = Reading::start(&Method::GET, &url, &response, document)?;
+        let total = reading.total();
+        let write_error = |source| ApiError::Write {
+            url: Box::new(url.clone()),
+            document,
+            path: "the install store's downloads directory".to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = Sha256Hasher::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|source| ApiError::Transport {
+                method: Method::GET,
+                url: Box::new(url.clone()),
+                source,
+            })?
+        {
+            reading.admit(chunk.len())?;
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(write_error)?;
+            progress(reading.received, total);
+        }
+        reading.finish()?;
+        file.flush().await.map_err(write_error)?;
+        Ok(hasher.finish())
     }
 
     fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
@@ -468,34 +570,119 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// Decodes a JSON body (`null` when it is empty).
+fn decode_json<T: DeserializeOwned>(
+    method: &Method,
+    url: &Url,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.is_empty() { b"null" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|error| ApiError::Decode {
+        method: method.clone(),
+        url: Box::new(url.clone()),
+        reason: error.to_string(),
+    })
+}
+
+/// A body being read within its document's bound: refuses a wrong announced length before anything is
+/// read, and the first chunk that goes past the bound before it is kept.
+struct Reading<'a> {
+    method: &'a Method,
+    url: &'a Url,
+    document: Document,
+    announced: Option<u64>,
+    received: u64,
+}
+
+impl<'a> Reading<'a> {
+    fn start(
+        method: &'a Method,
+        url: &'a Url,
+        response: &reqwest::Response,
+        document: Document,
+    ) -> Result<Self, ApiError> {
+        let reading = Self {
+            method,
+            url,
+            document,
+            announced: response.content_length(),
+            received: 0,
+        };
+        match (document.bound(), reading.announced) {
+            (Bound::AtMost(limit), Some(announced)) if announced > limit => {
+                Err(reading.too_large(limit))
+            }
+            (Bound::Exactly(size), Some(announced)) if announced != size => {
+                Err(ApiError::AnnouncedOtherThanSigned {
+                    method: method.clone(),
+                    url: Box::new(url.clone()),
+                    document,
+                    size,
+                    announced,
+                })
+            }
+            _ => Ok(reading),
+        }
+    }
+
+    /// The length the progress bar shows.
+    fn total(&self) -> Option<u64> {
+        match self.document.bound() {
+            Bound::Exactly(size) => Some(size),
+            Bound::AtMost(_) => self.announced,
+        }
+    }
+
+    /// Accounts for the next `length` bytes, refusing them if they go past the bound.
+    fn admit(&mut self, length: usize) -> Result<(), ApiError> {
+        let received = self.received.saturating_add(length as u64);
+        match self.document.bound() {
+            Bound::AtMost(limit) if received > limit => return Err(self.too_large(limit)),
+            Bound::Exactly(size) if received > size => {
+                return Err(ApiError::LongerThanSigned {
+                    method: self.method.clone(),
+                    url: Box::new(self.url.clone()),
+                    document: self.document,
+                    size,
+                });
+            }
+            _ => {}
+        }
+        self.received = received;
+        Ok(())
+    }
+
+    /// Checks that an exactly-sized body came whole.
+    fn finish(&self) -> Result<(), ApiError> {
+        match self.document.bound() {
+            Bound::Exactly(size) if self.received < size => Err(ApiError::ShorterThanSigned {
+                method: self.method.clone(),
+                url: Box::new(self.url.clone()),
+                document: self.document,
+                size,
+                received: self.received,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn too_large(&self, limit: u64) -> ApiError {
+        ApiError::TooLarge {
+            method: self.method.clone(),
+            url: Box::new(self.url.clone()),
+            document: self.document,
+            limit,
+        }
+    }
+}
+
 async fn read_limited(
     method: &Method,
     url: &Url,
-    response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, ApiError> {
-    read_limited_with(method, url, response, limit, &mut |_, _| {}).await
-}
-
-async fn read_limited_with(
-    method: &Method,
-    url: &Url,
     mut response: reqwest::Response,
-    limit: usize,
-    progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+    document: Document,
 ) -> Result<Vec<u8>, ApiError> {
-    let total = response.content_length();
-    let too_large = || ApiError::TooLarge {
-        method: method.clone(),
-        url: Box::new(url.clone()),
-        limit,
-    };
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(too_large());
-    }
+    let mut reading = Reading::start(method, url, &response, document)?;
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -506,12 +693,10 @@ async fn read_limited_with(
             source,
         })?
     {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
+        reading.admit(chunk.len())?;
         body.extend_from_slice(&chunk);
-        progress(body.len() as u64, total);
     }
+    reading.finish()?;
     Ok(body)
 }
 

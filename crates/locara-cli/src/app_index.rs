@@ -184,6 +184,23 @@ pub fn check_agreement(
                 indexed.provenance.to_string(),
             ));
         }
+        if (release.artifact_size, release.provenance_size)
+            != (indexed.artifact_size, indexed.provenance_size)
+        {
+            let describe = |sizes: (Option<u64>, Option<u64>)| match sizes {
+                (None, None) => "no recorded sizes".to_owned(),
+                (artifact, provenance) => format!(
+                    "artifact {} bytes, provenance {} bytes",
+                    artifact.map_or_else(|| "?".to_owned(), |size| size.to_string()),
+                    provenance.map_or_else(|| "?".to_owned(), |size| size.to_string())
+                ),
+            };
+            return Err(disagree(
+                &what("sizes"),
+                describe((release.artifact_size, release.provenance_size)),
+                describe((indexed.artifact_size, indexed.provenance_size)),
+            ));
+        }
         if release.log_index != indexed.log_index {
             return Err(disagree(
                 &what("log entry"),
@@ -238,7 +255,9 @@ mod tests {
                 status: "available".to_owned(),
                 log_index: 9,
                 artifact: Digest::of_bytes(b"artifact"),
+                artifact_size: None,
                 provenance: Digest::of_bytes(b"provenance"),
+                provenance_size: None,
                 message: None,
             }],
         }
@@ -279,7 +298,9 @@ mod tests {
             commit: "0123456789abcdef0123456789abcdef01234567".parse().unwrap(),
             repository: "https://git.example/alice/notes".to_owned(),
             artifact: Digest::of_bytes(b"artifact"),
+            artifact_size: None,
             provenance: Digest::of_bytes(b"provenance"),
+            provenance_size: None,
             key_id: *locara_core::keys::SigningKey::from_seed(&[1; 32]).key_id(),
             reproducible: true,
             capabilities: Vec::new(),

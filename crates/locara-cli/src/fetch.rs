@@ -7,10 +7,13 @@
 //! fetches one release's entry, proofs, key entries, provenance and artifact and runs every check of
 //! DESIGN §5 ([`locara_core::install_check::check_install`]) on them.
 //!
-//! Invariants: nothing fetched is trusted until a core check accepted it; the artifact's manifest is read
-//! by scanning the compressed bytes in memory ([`locara_core::artifact::scan_verified`]), so no byte is
-//! written to disk before every check passed; a release's facts used for resolution (its time, its
-//! cool-down end, its capabilities) come from its log entry, which the checks then prove is in the log.
+//! Invariants: nothing fetched is trusted until a core check accepted it; every body is read within its
+//! limit ([`crate::read_limits`]), and the artifact and provenance to exactly the sizes the proven release
+//! entry names (for releases recorded before sizes were, within a cap); the artifact streams to a nameless
+//! file in the install store while it is hashed and is never held in memory; its manifest is read by
+//! scanning that file ([`locara_core::artifact::scan_verified`]), so nothing is unpacked before every check
+//! passed; a release's facts used for resolution (its time, its cool-down end, its capabilities) come from
+//! its log entry, which the checks then prove is in the log.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,18 +37,15 @@ use locara_core::time::Timestamp;
 use locara_core::version::Version;
 use serde::Deserialize;
 
+use locara_client::store::{Download, Store};
+
 use crate::api::{ApiClient, ApiError};
 use crate::app_index;
 use crate::publisher::{self, RegisteredKey};
+use crate::read_limits::{Document, UNSIZED_ARTIFACT_SLACK};
 use crate::registry::RegistryEntry;
 use crate::release;
 
-/// The largest `timestamp.json`, checkpoint or revocation list read.
-const MAX_METADATA_BYTES: usize = 4 * 1024 * 1024;
-/// The largest log entry or proof read.
-const MAX_ENTRY_BYTES: usize = 1024 * 1024;
-/// The largest provenance envelope read.
-const MAX_PROVENANCE_BYTES: usize = 4 * 1024 * 1024;
 /// How often a view is fetched again when the registry re-signed between two reads.
 const FETCH_ATTEMPTS: usize = 3;
 
@@ -145,8 +145,8 @@ impl Candidate {
 pub struct VerifiedRelease {
     /// What passed.
     pub checked: Checked,
-    /// The artifact's compressed bytes.
-    pub artifact: Vec<u8>,
+    /// The artifact's compressed bytes, in a nameless file of the install store.
+    pub artifact: Download,
     /// The log entry's index.
     pub log_index: u64,
 }
@@ -193,13 +193,13 @@ impl RegistryView {
         loop {
             attempt += 1;
             let timestamp_json = client
-                .get_bytes("timestamp.json", MAX_METADATA_BYTES)
+                .get_bytes("timestamp.json", Document::Timestamp)
                 .await?;
             let checkpoint_note = client
-                .get_bytes("log/checkpoint", MAX_METADATA_BYTES)
+                .get_bytes("log/checkpoint", Document::Checkpoint)
                 .await?;
             let revocations_json = client
-                .get_bytes("revocations.json", MAX_METADATA_BYTES)
+                .get_bytes("revocations.json", Document::Revocations)
                 .await?;
             // The registry re-signs after each append; a timestamp.json that names another checkpoint than
             // the one read right after it is fetched again before anything is decided.
@@ -216,10 +216,13 @@ impl RegistryView {
             let consistency_proof = match (&previous.checkpoint, &named) {
                 (Some(before), Some(named)) if named.checkpoint.size > before.size => {
                     let body: ProofBody = client
-                        .get_json(&format!(
-                            "log/proof/consistency?first={}&second={}",
-                            before.size, named.checkpoint.size
-                        ))
+                        .get_json_document(
+                            &format!(
+                                "log/proof/consistency?first={}&second={}",
+                                before.size, named.checkpoint.size
+                            ),
+                            Document::Proof,
+                        )
                         .await?;
                     decode_hashes(&body.hashes, "consistency proof")?
                 }
@@ -330,7 +333,7 @@ impl RegistryView {
         }
         let bytes = self
             .client
-            .get_bytes(&format!("log/entries/{index}"), MAX_ENTRY_BYTES)
+            .get_bytes(&format!("log/entries/{index}"), Document::LogEntry)
             .await?;
         lock(&self.entries).insert(index, bytes.clone());
         Ok(bytes)
@@ -344,10 +347,13 @@ impl RegistryView {
         let bytes = self.entry_bytes(index).await?;
         let body: ProofBody = self
             .client
-            .get_json(&format!(
-                "log/proof/inclusion?index={index}&tree_size={}",
-                self.checked.checkpoint_size
-            ))
+            .get_json_document(
+                &format!(
+                    "log/proof/inclusion?index={index}&tree_size={}",
+                    self.checked.checkpoint_size
+                ),
+                Document::Proof,
+            )
             .await?;
         let logged = (bytes, decode_hashes(&body.hashes, "inclusion proof")?);
         lock(&self.logged).insert(index, logged.clone());
@@ -364,12 +370,13 @@ impl RegistryView {
         Ok(keys)
     }
 
-    /// Fetches everything for `candidate` and runs checks 1–7; the artifact is downloaded with
-    /// `progress(received, total)` called as it arrives. A refusal is a [`Refused`] error.
+    /// Fetches everything for `candidate` and runs checks 1–7; the artifact is downloaded into a file of
+    /// `store` with `progress(received, total)` called as it arrives. A refusal is a [`Refused`] error.
     pub async fn fetch_release(
         &self,
         candidate: &Candidate,
         limits: &Limits,
+        store: &Store,
         progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
     ) -> anyhow::Result<VerifiedRelease> {
         let (release_bytes, release_proof) = self.logged(candidate.log_index).await?;
@@ -443,18 +450,47 @@ impl RegistryView {
         })?;
         let provenance = self
             .client
-            .get_bytes(&blob_path(&provenance_digest), MAX_PROVENANCE_BYTES)
+            .get_bytes(
+                &blob_path(&provenance_digest),
+                Document::Provenance(record.provenance_size),
+            )
             .await?;
-        let max_artifact = usize::try_from(limits.max_total_size)
-            .unwrap_or(usize::MAX)
-            .saturating_add(64 * 1024 * 1024);
-        let artifact = self
+        let artifact = store.begin_download(&artifact_digest).with_context(|| {
+            format!(
+                "cannot make a file to download {} {} into",
+                candidate.app, candidate.version
+            )
+        })?;
+        let document = Document::Artifact {
+            size: record.artifact_size,
+            unsized_cap: limits.max_total_size.saturating_add(UNSIZED_ARTIFACT_SLACK),
+        };
+        let downloaded = self
             .client
-            .get_bytes_with_progress(&blob_path(&artifact_digest), max_artifact, progress)
+            .download(
+                &blob_path(&artifact_digest),
+                document,
+                artifact
+                    .writer()
+                    .context("cannot open the download's file")?,
+                progress,
+            )
             .await?;
-        let downloaded = Digest::of_bytes(&artifact);
-        let scanned = (downloaded == artifact_digest)
-            .then(|| scan_verified(&artifact[..], &artifact_digest, limits));
+        let scanned = if downloaded == artifact_digest {
+            let reader = artifact
+                .reader()
+                .context("cannot read back the downloaded artifact")?;
+            let (digest, limits) = (artifact_digest, limits.clone());
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    scan_verified(std::io::BufReader::new(reader), &digest, &limits)
+                })
+                .await
+                .context("the artifact scan stopped")?,
+            )
+        } else {
+            None
+        };
         let manifest_bytes: &[u8] = match &scanned {
             Some(Ok(scanned)) => &scanned.manifest,
             _ => b"",

@@ -35,6 +35,7 @@ pub mod output;
 pub mod progress;
 pub mod prompt;
 pub mod publisher;
+pub mod read_limits;
 pub mod registry;
 pub mod release;
 pub mod resolve;

@@ -133,9 +133,13 @@ impl Local {
                     self.store.remove(&checked.artifact)?;
                 }
             }
+            let artifact =
+                plan.verified.artifact.reader().with_context(|| {
+                    format!("cannot read back the downloaded artifact of {app}")
+                })?;
             let tree = self
                 .store
-                .add(&checked.artifact, &plan.verified.artifact[..], limits)
+                .add(&checked.artifact, std::io::BufReader::new(artifact), limits)
                 .with_context(|| format!("could not unpack {app} into the install store"))?;
             let slug = app.slug().clone();
             let (launcher, launcher_note) = match self.launchers.owner(&slug)? {

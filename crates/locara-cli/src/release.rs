@@ -22,13 +22,9 @@ use serde_json::Value;
 
 use crate::account::IssuedToken;
 use crate::api::{ApiClient, ApiError};
+use crate::read_limits::Document;
 use crate::second_factor::OneTimeCode;
 use crate::secret::Secret;
-
-/// The largest build log read.
-pub const MAX_LOG_BYTES: usize = 16 * 1024 * 1024;
-/// The largest app index document read.
-pub const MAX_INDEX_BYTES: usize = 4 * 1024 * 1024;
 
 /// Where a build is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,8 +129,14 @@ pub struct ReleaseRecord {
     pub repository: String,
     /// The artifact's digest.
     pub artifact: Digest,
+    /// The artifact's length in bytes (absent for releases recorded before sizes were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_size: Option<u64>,
     /// The provenance envelope's digest.
     pub provenance: Digest,
+    /// The provenance envelope's length in bytes (absent as for `artifact_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance_size: Option<u64>,
     /// The publisher key that signed the release request.
     pub key_id: KeyId,
     /// Whether two builds gave the same bytes.
@@ -229,7 +231,7 @@ pub async fn build(client: &ApiClient, id: u64) -> Result<BuildRecord, ApiError>
 /// `GET /api/v1/builds/{id}/log`: a finished build's log, as the builder wrote it.
 pub async fn build_log(client: &ApiClient, id: u64) -> Result<Vec<u8>, ApiError> {
     client
-        .get_bytes(&format!("api/v1/builds/{id}/log"), MAX_LOG_BYTES)
+        .get_bytes(&format!("api/v1/builds/{id}/log"), Document::BuildLog)
         .await
 }
 
@@ -249,7 +251,7 @@ pub async fn app_index_bytes(
     client
         .get_optional_bytes(
             &format!("index/{}/{}.json", app.publisher(), app.slug()),
-            MAX_INDEX_BYTES,
+            Document::AppIndex,
         )
         .await
 }

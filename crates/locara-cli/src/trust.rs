@@ -31,10 +31,9 @@ use locara_core::time::Timestamp;
 use crate::api::{ApiClient, ApiError};
 use crate::dirs::Dirs;
 use crate::files::{self, FileError, Privacy};
+use crate::read_limits::{Document, MAX_ROOT_BYTES};
 use crate::registry::{RegistryEntry, RegistryUrl};
 
-/// The largest root document the client reads.
-pub const MAX_ROOT_BYTES: usize = 1024 * 1024;
 /// How many older root versions `registry add` looks through for the pinned one.
 pub const MAX_PIN_SEARCH_VERSIONS: u64 = 256;
 
@@ -283,7 +282,7 @@ fn check_unexpired(url: &RegistryUrl, root: &Root, now: Timestamp) -> Result<(),
 
 async fn fetch(client: &ApiClient, path: &str) -> Result<Option<Vec<u8>>, TrustError> {
     client
-        .get_optional_bytes(path, MAX_ROOT_BYTES)
+        .get_optional_bytes(path, Document::Root)
         .await
         .map_err(|source| TrustError::Fetch {
             what: path.to_owned(),
@@ -414,7 +413,7 @@ pub async fn refresh_root(
 
 fn read_root_file(path: &Path) -> Result<Vec<u8>, String> {
     let metadata = fs::metadata(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    if metadata.len() > MAX_ROOT_BYTES as u64 {
+    if metadata.len() > MAX_ROOT_BYTES {
         return Err(format!(
             "{} is larger than {MAX_ROOT_BYTES} bytes",
             path.display()

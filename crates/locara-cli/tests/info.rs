@@ -89,14 +89,17 @@ fn app_index(version: u64) -> AppIndex {
             status: "available".to_owned(),
             log_index: 8,
             artifact: Digest::of_bytes(ARTIFACT),
+            artifact_size: Some(ARTIFACT.len() as u64),
             provenance: Digest::of_bytes(PROVENANCE),
+            provenance_size: Some(PROVENANCE.len() as u64),
             message: None,
         }],
     }
 }
 
+/// A release as the API lists it; 1.0.0 has signed sizes, later ones were recorded without.
 fn release(version: &str, state: &str, artifact: &[u8], log_index: u64) -> Value {
-    json!({
+    let mut release = json!({
         "version": version, "state": state, "available_at": "2026-12-01T00:00:00Z",
         "commit": "0123456789abcdef0123456789abcdef01234567",
         "repository": "https://git.example/alice/notes",
@@ -107,7 +110,12 @@ fn release(version: &str, state: &str, artifact: &[u8], log_index: u64) -> Value
         "capabilities": ["read files in ~/Notes", "connect to api.example.com on port 443"],
         "expansion": if state == "cooling-down" { json!(["connect to api.example.com on port 443"]) } else { json!([]) },
         "log_index": log_index, "build_id": 1
-    })
+    });
+    if version == "1.0.0" {
+        release["artifact_size"] = json!(artifact.len());
+        release["provenance_size"] = json!(PROVENANCE.len());
+    }
+    release
 }
 
 /// A stand-in registry serving `alice/notes` with releases 1.0.0 (available) and 1.1.0 (cooling down,
@@ -170,6 +178,17 @@ fn releases_are_shown_with_state_commit_artifact_reproducibility_and_capabilitie
     );
     assert!(
         stdout.contains(&format!("artifact:     {}", Digest::of_bytes(ARTIFACT))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "size:         {} bytes (signed: a download stops at exactly this size)",
+            ARTIFACT.len()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("size:         not recorded (released before sizes were signed"),
         "{stdout}"
     );
     assert!(stdout.contains("reproducible: yes"), "{stdout}");
@@ -247,6 +266,12 @@ fn an_index_that_fails_a_check_stops_info_naming_the_check() {
     refused(
         &swapped.sign(&[&key(40)]).unwrap(),
         "disagree about release 1.0.0's artifact",
+    );
+    let mut resized = app_index(4);
+    resized.releases[0].artifact_size = Some(1 << 40);
+    refused(
+        &resized.sign(&[&key(40)]).unwrap(),
+        "disagree about release 1.0.0's sizes",
     );
     let mut unverified = app_index(4);
     unverified.publisher.verification = None;

@@ -35,6 +35,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 const ENTRIES_DIRECTORY: &str = "sha256";
 /// The lock file under the store root.
 const LOCK_FILE: &str = "lock";
+/// The directory under the store root that holds downloads in progress (on the store's file system, so
+/// nothing large is held in memory or in another file system's temporary directory).
+const DOWNLOADS_DIRECTORY: &str = "downloads";
+/// The name prefix of a download's file (it is unlinked right after it is created).
+const DOWNLOAD_PREFIX: &str = ".download-";
 /// The first line of the canonical listing that [`TreeDigest`] hashes; names the listing's format.
 const LISTING_HEADER: &str = "locara-tree-v1\n";
 
@@ -190,7 +195,10 @@ impl Store {
         };
         let lock = store.open_lock_file()?;
         match lock.try_lock() {
-            Ok(()) => store.delete_temporaries(),
+            Ok(()) => {
+                store.delete_temporaries();
+                store.delete_stale_downloads();
+            }
             Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(source)) => {
                 return Err(StoreError::io("lock", &store.lock_path())(source));
@@ -345,6 +353,69 @@ impl Store {
         ))
     }
 
+    /// Creates a private file for downloading `artifact` into, under `<root>/downloads/`. Its name is
+    /// removed at once: the file lives as long as the returned [`Download`] and never outlasts the
+    /// process, whatever kills it.
+    pub fn begin_download(&self, artifact: &Digest) -> Result<Download, StoreError> {
+        let directory = self.root.join(DOWNLOADS_DIRECTORY);
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&directory)
+            .map_err(StoreError::io("create directory", &directory))?;
+        let unique = UNIQUE.fetch_add(1, Ordering::Relaxed);
+        let path = directory.join(format!(
+            "{DOWNLOAD_PREFIX}{}-{}-{unique}",
+            artifact.hex(),
+            std::process::id()
+        ));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&path)
+            .map_err(StoreError::io("create", &path))?;
+        // Locked so that a cleaner never takes it for a leftover in the instant before it is unlinked.
+        file.lock().map_err(StoreError::io("lock", &path))?;
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            // A cleaner that won the race removed the name; the file itself is still ours.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(StoreError::io("remove", &path)(error)),
+        }
+        Ok(Download { file })
+    }
+
+    /// Best effort: deletes download files whose process died between creating and unlinking them (a
+    /// live download holds its file's lock).
+    fn delete_stale_downloads(&self) {
+        let directory = self.root.join(DOWNLOADS_DIRECTORY);
+        let Ok(listing) = fs::read_dir(&directory) else {
+            return;
+        };
+        for entry in listing.flatten() {
+            if !entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(DOWNLOAD_PREFIX.as_bytes())
+            {
+                continue;
+            }
+            let Ok(file) = OpenOptions::new()
+                .read(true)
+                .custom_flags(OFlag::O_NOFOLLOW.bits())
+                .open(entry.path())
+            else {
+                continue;
+            };
+            if file.try_lock().is_ok() {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Best effort, under the lock: deletes every `.`-name under `sha256/`. Failures are retried next time.
     fn delete_temporaries(&self) {
         let Ok(listing) = fs::read_dir(&self.entries) else {
@@ -355,6 +426,36 @@ impl Store {
                 let _ = delete_tree(&entry.path());
             }
         }
+    }
+}
+
+/// A download in progress: a file on the store's file system with no name, gone when this is dropped.
+#[derive(Debug)]
+pub struct Download {
+    file: File,
+}
+
+impl Download {
+    /// A handle to write the downloaded bytes with (it shares this download's file offset).
+    pub fn writer(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// A handle that reads the file from its first byte (it shares the file offset: one reader at a time).
+    pub fn reader(&self) -> io::Result<File> {
+        let mut reader = self.file.try_clone()?;
+        io::Seek::seek(&mut reader, io::SeekFrom::Start(0))?;
+        Ok(reader)
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
     }
 }
 

@@ -210,8 +210,15 @@ pub struct ReleaseRecord {
     pub manifest_digest: String,
     /// The artifact's digest.
     pub artifact: String,
+    /// The artifact's length in bytes: a client reads exactly this many and refuses one more. `None` only
+    /// in entries written before sizes were recorded (clients then fall back to a cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_size: Option<u64>,
     /// The provenance envelope's digest.
     pub provenance: String,
+    /// The provenance envelope's length in bytes; `None` as for [`ReleaseRecord::artifact_size`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance_size: Option<u64>,
     /// The publisher key that signed the release statement.
     pub key_id: String,
     /// The release statement: the publisher's DSSE envelope, as JSON text.

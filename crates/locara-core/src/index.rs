@@ -61,8 +61,15 @@ pub struct IndexedRelease {
     pub log_index: u64,
     /// The artifact's digest.
     pub artifact: Digest,
+    /// The artifact's length in bytes, as the release's log entry records it (absent for releases recorded
+    /// before sizes were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_size: Option<u64>,
     /// The provenance envelope's digest.
     pub provenance: Digest,
+    /// The provenance envelope's length in bytes (absent as for [`IndexedRelease::artifact_size`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance_size: Option<u64>,
     /// The publisher's deprecation message, for a deprecated release (kept if it is later yanked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -127,7 +134,9 @@ mod tests {
             status: "deprecated".to_owned(),
             log_index: 4,
             artifact: Digest::of_bytes(b"artifact"),
+            artifact_size: None,
             provenance: Digest::of_bytes(b"provenance"),
+            provenance_size: None,
             message: message.map(str::to_owned),
         }
     }

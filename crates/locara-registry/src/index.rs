@@ -119,10 +119,12 @@ async fn sign_app_index_leased(
                     .artifact_digest
                     .parse()
                     .map_err(|error| damaged(format!("artifact digest: {error}")))?,
+                artifact_size: release.artifact_size,
                 provenance: release
                     .provenance_digest
                     .parse()
                     .map_err(|error| damaged(format!("provenance digest: {error}")))?,
+                provenance_size: release.provenance_size,
                 message: release.message.clone(),
             })
         })

@@ -21,8 +21,8 @@ use locara_core::events::{Event, LogEntry, ReleaseRecord};
 use locara_core::manifest::Manifest;
 use locara_core::root::Role;
 use locara_core::time::Timestamp;
-use locara_store::NamedPath;
 use locara_store::records::{Build, MemberRole, NewRelease};
+use locara_store::{NamedPath, StoredBlob};
 
 use crate::http::AppState;
 
@@ -277,8 +277,13 @@ async fn build_job(
 }
 
 async fn store_blob(state: &AppState, bytes: &[u8]) -> anyhow::Result<Digest> {
+    Ok(store_sized_blob(state, bytes).await?.digest)
+}
+
+/// Stores `bytes`, returning their digest and length.
+async fn store_sized_blob(state: &AppState, bytes: &[u8]) -> anyhow::Result<StoredBlob> {
     let mut reader = bytes;
-    Ok(state.blobs.put(&mut reader, None).await?.digest)
+    Ok(state.blobs.put(&mut reader, None).await?)
 }
 
 /// The statement's manifest digest (the statement was verified when the build was queued).
@@ -336,9 +341,8 @@ async fn finalise(
     let artifact = state
         .blobs
         .put(&mut artifact_file, Some(output.artifact_digest))
-        .await?
-        .digest;
-    let provenance = store_blob(state, &output.provenance).await?;
+        .await?;
+    let provenance = store_sized_blob(state, &output.provenance).await?;
     let app = state
         .metadata
         .app_by_name(&build.app)
@@ -378,8 +382,10 @@ async fn finalise(
         commit: build.commit.clone(),
         manifest: manifest_text.clone(),
         manifest_digest: output.manifest_digest.to_string(),
-        artifact: artifact.to_string(),
-        provenance: provenance.to_string(),
+        artifact: artifact.digest.to_string(),
+        artifact_size: Some(artifact.length),
+        provenance: provenance.digest.to_string(),
+        provenance_size: Some(provenance.length),
         key_id: build.key_id.clone(),
         statement: build.statement.clone(),
         capabilities: capabilities.describe(),
@@ -402,7 +408,7 @@ async fn finalise(
         "available_at": available_at.to_string(),
         "expansion": expansion,
         "build": build.id,
-        "artifact": artifact.to_string(),
+        "artifact": artifact.digest.to_string(),
     })
     .to_string();
     let notifications = state
@@ -419,8 +425,10 @@ async fn finalise(
         repository: build.repository.clone(),
         manifest: manifest_text,
         manifest_digest: output.manifest_digest.to_string(),
-        artifact_digest: artifact.to_string(),
-        provenance_digest: provenance.to_string(),
+        artifact_digest: artifact.digest.to_string(),
+        artifact_size: Some(artifact.length),
+        provenance_digest: provenance.digest.to_string(),
+        provenance_size: Some(provenance.length),
         key_id: build.key_id.clone(),
         statement: build.statement.clone(),
         capabilities: serde_json::to_string(&capabilities.describe())?,

@@ -419,8 +419,12 @@ pub struct NewRelease {
     pub manifest_digest: String,
     /// The artifact's digest.
     pub artifact_digest: String,
+    /// The artifact's length in bytes (`None` for releases recorded before sizes were).
+    pub artifact_size: Option<u64>,
     /// The provenance envelope's digest.
     pub provenance_digest: String,
+    /// The provenance envelope's length in bytes (`None` as for `artifact_size`).
+    pub provenance_size: Option<u64>,
     /// The publisher key that signed the statement.
     pub key_id: String,
     /// The release statement (DSSE envelope JSON).
@@ -460,8 +464,12 @@ pub struct Release {
     pub manifest_digest: String,
     /// The artifact's digest.
     pub artifact_digest: String,
+    /// The artifact's length in bytes (`None` for releases recorded before sizes were).
+    pub artifact_size: Option<u64>,
     /// The provenance envelope's digest.
     pub provenance_digest: String,
+    /// The provenance envelope's length in bytes (`None` as for `artifact_size`).
+    pub provenance_size: Option<u64>,
     /// The publisher key that signed the statement.
     pub key_id: String,
     /// The release statement (DSSE envelope JSON).

@@ -231,7 +231,14 @@ pub(crate) async fn fail_build(
 
 const RELEASE_COLUMNS: &str = "id, app_id, build_id, version, git_commit, repository, manifest, \
     manifest_digest, artifact_digest, provenance_digest, key_id, statement, capabilities, expansion, \
-    state, available_at, reproducible, log_index, created_at, message";
+    state, available_at, reproducible, log_index, created_at, message, artifact_size, provenance_size";
+
+/// A nullable size column.
+fn optional_size(row: &SqliteRow, column: &'static str) -> Result<Option<u64>> {
+    row.get::<Option<i64>, _>(column)
+        .map(|size| from_db(column, size))
+        .transpose()
+}
 
 fn release_from(row: &SqliteRow) -> Result<Release> {
     Ok(Release {
@@ -255,6 +262,8 @@ fn release_from(row: &SqliteRow) -> Result<Release> {
         log_index: from_db("log index", row.get("log_index"))?,
         created_at: from_db("release time", row.get("created_at"))?,
         message: row.get("message"),
+        artifact_size: optional_size(row, "artifact_size")?,
+        provenance_size: optional_size(row, "provenance_size")?,
     })
 }
 
@@ -284,8 +293,8 @@ pub(crate) async fn finish_build(
     let row = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO releases (app_id, version, build_id, git_commit, repository, manifest, manifest_digest, \
          artifact_digest, provenance_digest, key_id, statement, capabilities, expansion, state, available_at, \
-         reproducible, log_index, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+         reproducible, log_index, created_at, artifact_size, provenance_size) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
          RETURNING {RELEASE_COLUMNS}"
     )))
     .bind(build.app_id)
@@ -306,6 +315,8 @@ pub(crate) async fn finish_build(
     .bind(i64::from(release.reproducible))
     .bind(to_db("log index", index)?)
     .bind(now)
+    .bind(release.artifact_size.map(|size| to_db("artifact size", size)).transpose()?)
+    .bind(release.provenance_size.map(|size| to_db("provenance size", size)).transpose()?)
     .fetch_one(&mut *transaction)
     .await
     .map_err(|error| match &error {

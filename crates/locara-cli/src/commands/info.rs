@@ -153,6 +153,16 @@ fn write_release(out: &mut dyn Write, shown: &ShownRelease) -> io::Result<()> {
     }
     writeln!(out, "    commit:       {}", release.commit)?;
     writeln!(out, "    artifact:     {}", release.artifact)?;
+    match release.artifact_size {
+        Some(size) => writeln!(
+            out,
+            "    size:         {size} bytes (signed: a download stops at exactly this size)"
+        )?,
+        None => writeln!(
+            out,
+            "    size:         not recorded (released before sizes were signed; a download of it is capped at the unpack limit instead)"
+        )?,
+    }
     writeln!(
         out,
         "    reproducible: {}",

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use locara_client::lockfile::{LOCKFILE_NAME, LockedApp, Lockfile};
 use locara_client::state::{Change, HistoryAction, Install, InstallStatus, NewHistory};
+use locara_client::store::Store;
 use locara_core::artifact::Limits;
 use locara_core::manifest::Manifest;
 use locara_core::names::AppName;
@@ -134,6 +135,7 @@ pub async fn download_all(
     view: &RegistryView,
     chosen: Vec<Chosen>,
     limits: &Limits,
+    store: &Store,
     downloads: &Downloads,
 ) -> anyhow::Result<Vec<(Chosen, crate::fetch::VerifiedRelease)>> {
     let results: Vec<_> = futures_util::stream::iter(chosen.into_iter().map(|chosen| {
@@ -144,7 +146,7 @@ pub async fn download_all(
         async move {
             let mut progress = updater(&bar);
             let result = view
-                .fetch_release(&chosen.candidate, limits, &mut progress)
+                .fetch_release(&chosen.candidate, limits, store, &mut progress)
                 .await;
             bar.finish_and_clear();
             (chosen, result)
@@ -582,7 +584,7 @@ pub async fn install(context: &Context, args: InstallArgs) -> anyhow::Result<()>
                 ));
             }
         }
-        let verified = download_all(&view, chosen, &limits, &downloads).await?;
+        let verified = download_all(&view, chosen, &limits, &local.store, &downloads).await?;
         let notes: BTreeMap<AppName, Vec<String>> = verified
             .iter()
             .map(|(chosen, _)| {

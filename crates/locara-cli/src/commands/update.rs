@@ -304,7 +304,7 @@ async fn follow(
                 .map(|change| !policy.update_level(&previous.app).allows(change))
                 .unwrap_or(true)
         };
-        let verified = download_all(&view, chosen, &limits, &downloads).await?;
+        let verified = download_all(&view, chosen, &limits, &local.store, &downloads).await?;
         let (planned, left) = consent_all(verified, &answering, &version_needs_yes, unanswered)?;
         for (chosen, why) in left {
             if let Some(previous) = &chosen.previous {

@@ -4,6 +4,10 @@
 //!
 //! One request per connection: every answer says `Connection: close`, so the client opens a new
 //! connection for the next request and each one is looked at.
+//!
+//! Besides fixed answers it can answer with endless data (no `Content-Length`, bytes until the client
+//! hangs up or [`ENDLESS_LIMIT`] is reached) or with a body and no `Content-Length`, and it counts what it
+//! sent for each replaced target.
 
 #![allow(dead_code)] // each test file uses a part
 
@@ -15,15 +19,52 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A replaced answer: status and body.
-type Replacement = (u16, Vec<u8>);
+/// The most bytes an endless answer sends before it gives up (so a client that never stops reading makes
+/// the test fail on what it read, not run for ever).
+pub const ENDLESS_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// A replaced answer.
+#[derive(Debug, Clone)]
+enum Replacement {
+    /// Status and body, with its true `Content-Length`.
+    Fixed(u16, Vec<u8>),
+    /// 200 and the body with no `Content-Length` (it ends when the connection closes).
+    Unannounced(Vec<u8>),
+    /// 200, no `Content-Length`, and bytes until the client hangs up (or [`ENDLESS_LIMIT`]).
+    Endless,
+}
 
 #[derive(Default)]
 struct Shared {
     /// `127.0.0.1:<port>` of the registry behind the proxy.
     upstream: Mutex<String>,
-    /// Answers by request target (path and query), instead of the registry's.
+    /// Answers by request target (path and query; a key ending in `*` matches every target it starts),
+    /// instead of the registry's.
     replaced: Mutex<HashMap<String, Replacement>>,
+    /// Body bytes written for each replaced key.
+    sent: Mutex<HashMap<String, u64>>,
+}
+
+impl Shared {
+    /// The replacement for `target` and its key: an exact key first, then the longest `*` prefix.
+    fn replacement(&self, target: &str) -> Option<(String, Replacement)> {
+        let replaced = self.replaced.lock().unwrap();
+        if let Some(found) = replaced.get(target) {
+            return Some((target.to_owned(), found.clone()));
+        }
+        replaced
+            .iter()
+            .filter(|(key, _)| {
+                key.strip_suffix('*')
+                    .is_some_and(|prefix| target.starts_with(prefix))
+            })
+            .max_by_key(|(key, _)| key.len())
+            .map(|(key, found)| (key.clone(), found.clone()))
+    }
+
+    fn count(&self, key: &str, bytes: u64) {
+        *self.sent.lock().unwrap().entry(key.to_owned()).or_default() += bytes;
+    }
 }
 
 /// A running proxy; stops when dropped.
@@ -83,11 +124,36 @@ impl Proxy {
 
     /// Answers `target` with `status` and `body` instead of forwarding it.
     pub fn respond(&self, target: &str, status: u16, body: &[u8]) {
+        self.set(target, Replacement::Fixed(status, body.to_vec()));
+    }
+
+    /// Answers `target` with 200 and `body`, announcing no length (the body ends with the connection).
+    pub fn respond_unannounced(&self, target: &str, body: &[u8]) {
+        self.set(target, Replacement::Unannounced(body.to_vec()));
+    }
+
+    /// Answers `target` (a key ending in `*` matches every target it starts) with endless data.
+    pub fn respond_endlessly(&self, target: &str) {
+        self.set(target, Replacement::Endless);
+    }
+
+    /// How many body bytes the proxy sent for the replaced `target` key so far.
+    pub fn sent(&self, target: &str) -> u64 {
+        self.shared
+            .sent
+            .lock()
+            .unwrap()
+            .get(target)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn set(&self, target: &str, replacement: Replacement) {
         self.shared
             .replaced
             .lock()
             .unwrap()
-            .insert(target.to_owned(), (status, body.to_vec()));
+            .insert(target.to_owned(), replacement);
     }
 
     /// Forwards every request again.
@@ -149,6 +215,44 @@ fn headers_without_connection(lines: &[&str]) -> (String, usize) {
     (kept, content_length)
 }
 
+/// Writes a replaced answer and closes the connection.
+fn answer(client: &mut TcpStream, shared: &Shared, key: &str, replacement: Replacement) {
+    let head = |length: Option<usize>, status: u16| {
+        let length = length.map_or_else(String::new, |length| {
+            format!("Content-Length: {length}\r\n")
+        });
+        format!(
+            "HTTP/1.1 {status} Replaced\r\nContent-Type: application/octet-stream\r\n{length}Connection: close\r\n\r\n"
+        )
+    };
+    let mut write_body = |client: &mut TcpStream, body: &[u8]| {
+        let written = client.write_all(body).is_ok();
+        if written {
+            shared.count(key, body.len() as u64);
+        }
+        written
+    };
+    match replacement {
+        Replacement::Fixed(status, body) => {
+            let _ = client.write_all(head(Some(body.len()), status).as_bytes());
+            write_body(client, &body);
+        }
+        Replacement::Unannounced(body) => {
+            let _ = client.write_all(head(None, 200).as_bytes());
+            write_body(client, &body);
+        }
+        Replacement::Endless => {
+            let _ = client.write_all(head(None, 200).as_bytes());
+            let chunk = vec![b'7'; 64 * 1024];
+            let mut sent = 0;
+            while sent < ENDLESS_LIMIT && write_body(client, &chunk) {
+                sent += chunk.len() as u64;
+            }
+        }
+    }
+    let _ = client.shutdown(Shutdown::Write);
+}
+
 fn serve(mut client: TcpStream, shared: &Shared) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
     let Some(head) = read_head(&mut client) else {
@@ -167,15 +271,8 @@ fn serve(mut client: TcpStream, shared: &Shared) {
     if client.read_exact(&mut body).is_err() {
         return;
     }
-    let replacement = shared.replaced.lock().unwrap().get(&target).cloned();
-    if let Some((status, body)) = replacement {
-        let reply = format!(
-            "HTTP/1.1 {status} Replaced\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        let _ = client.write_all(reply.as_bytes());
-        let _ = client.write_all(&body);
-        let _ = client.shutdown(Shutdown::Write);
+    if let Some((key, replacement)) = shared.replacement(&target) {
+        answer(&mut client, shared, &key, replacement);
         return;
     }
     let upstream_address = shared.upstream.lock().unwrap().clone();

@@ -37,6 +37,9 @@ pub enum Forgery {
     /// An artifact whose `locara.toml` asks for more than the manifest in the release entry; its provenance
     /// is validly signed by the real builder key (check 7).
     ManifestDiffers,
+    /// Nothing forged: an honest release recorded as registries did before release entries and indexes
+    /// named the artifact's and provenance's sizes.
+    NothingWithoutSizes,
 }
 
 /// The values of a forged release a refusal should name.
@@ -186,7 +189,9 @@ pub fn record_forged_release(demo: &Demo, example: &Example, forgery: Forgery) -
         let (signer, provenance_commit) = match forgery {
             Forgery::UnknownBuilderKey => (SigningKey::generate().unwrap(), commit.clone()),
             Forgery::OtherCommit => (builder_key, previous_commit.clone()),
-            Forgery::ManifestDiffers => (builder_key, commit.clone()),
+            Forgery::ManifestDiffers | Forgery::NothingWithoutSizes => {
+                (builder_key, commit.clone())
+            }
         };
         let provenance_signer = signer.key_id().to_string();
         let provenance = LocaraBuild {
@@ -222,7 +227,9 @@ pub fn record_forged_release(demo: &Demo, example: &Example, forgery: Forgery) -
             manifest: manifest_text.clone(),
             manifest_digest: Digest::of_bytes(manifest_text.as_bytes()).to_string(),
             artifact: artifact_digest.to_string(),
+            artifact_size: None,
             provenance: provenance_digest.to_string(),
+            provenance_size: None,
             key_id: publisher_key.key_id().to_string(),
             statement: statement.clone(),
             capabilities: capabilities.clone(),
@@ -245,7 +252,9 @@ pub fn record_forged_release(demo: &Demo, example: &Example, forgery: Forgery) -
                     manifest: manifest_text.clone(),
                     manifest_digest: Digest::of_bytes(manifest_text.as_bytes()).to_string(),
                     artifact_digest: artifact_digest.to_string(),
+                    artifact_size: None,
                     provenance_digest: provenance_digest.to_string(),
+                    provenance_size: None,
                     key_id: publisher_key.key_id().to_string(),
                     statement,
                     capabilities: serde_json::to_string(&capabilities).unwrap(),

@@ -102,8 +102,15 @@ pub struct ReleaseView {
     pub repository: String,
     /// The artifact's digest (`/blobs/sha256/<hex>`).
     pub artifact: String,
+    /// The artifact's length in bytes, as the release's log entry records it (absent for releases
+    /// recorded before sizes were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_size: Option<u64>,
     /// The provenance envelope's digest.
     pub provenance: String,
+    /// The provenance envelope's length in bytes (absent as for `artifact_size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance_size: Option<u64>,
     /// The publisher key that signed the request.
     pub key_id: String,
     /// Whether two builds gave the same bytes.
@@ -130,7 +137,9 @@ pub(crate) fn release_view(release: &Release) -> ReleaseView {
         commit: release.commit.clone(),
         repository: release.repository.clone(),
         artifact: release.artifact_digest.clone(),
+        artifact_size: release.artifact_size,
         provenance: release.provenance_digest.clone(),
+        provenance_size: release.provenance_size,
         key_id: release.key_id.clone(),
         reproducible: release.reproducible,
         capabilities: serde_json::from_str(&release.capabilities).unwrap_or_default(),

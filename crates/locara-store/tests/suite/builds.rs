@@ -56,7 +56,9 @@ fn release(version: &str) -> NewRelease {
         manifest: "[app]".to_owned(),
         manifest_digest: "sha256:m".to_owned(),
         artifact_digest: "sha256:a".to_owned(),
+        artifact_size: Some(1_234_567),
         provenance_digest: "sha256:p".to_owned(),
+        provenance_size: Some(2_048),
         key_id: "k".to_owned(),
         statement: "{}".to_owned(),
         capabilities: "{}".to_owned(),
@@ -136,6 +138,10 @@ pub async fn a_killed_workers_job_is_taken_over_and_finished_once(fixture: &impl
         .await
         .unwrap();
     assert_eq!(done.log_index, size);
+    assert_eq!(
+        (done.artifact_size, done.provenance_size),
+        (Some(1_234_567), Some(2_048))
+    );
     assert_eq!(store.log_size().await.unwrap(), size + 1);
     // Finishing twice changes nothing.
     assert!(matches!(
