@@ -225,7 +225,7 @@ fn answer(client: &mut TcpStream, shared: &Shared, key: &str, replacement: Repla
             "HTTP/1.1 {status} Replaced\r\nContent-Type: application/octet-stream\r\n{length}Connection: close\r\n\r\n"
         )
     };
-    let mut write_body = |client: &mut TcpStream, body: &[u8]| {
+    let write_body = |client: &mut TcpStream, body: &[u8]| {
         let written = client.write_all(body).is_ok();
         if written {
             shared.count(key, body.len() as u64);
