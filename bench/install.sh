@@ -31,8 +31,9 @@
 #           and a fresh npm cache each time, `--no-audit --no-fund --ignore-scripts`, an empty userconfig.
 #           Skipped, with the reason printed, when node/npm are missing and cannot be installed.
 # Also measured: the peak resident memory of each `locara install` (GNU time's %M, when /usr/bin/time exists),
-# printed with its ratio to the artifact's size (artifacts stream to disk, so it must not grow with them; run
-# with BIG_BYTES=1000000000 SKIP_SMALL=1 for a 1 GB app).
+# printed with its ratio to the artifact's size (artifacts stream to disk, so it must not grow with them; for a
+# 1 GB app: BIG_BYTES=1000000000 SKIP_SMALL=1 LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES=2000000000, the
+# registry's artifact limit being 512 MiB by default).
 # Also measured at the start of each round: an fsync probe (perl: 100 files of 4 KiB written and fsynced),
 # because locara fsyncs what it unpacks and the others do not, and fsync latency on a shared disk varies.
 # Printed: medians, min and max of wall time per workload (ratios are medians of same-round ratios), every

@@ -97,6 +97,9 @@ pub struct Question {
     pub wanted: Capabilities,
     /// Whether the question is only about the size of the update (no capability is new).
     pub only_version: bool,
+    /// Who is new about the release's signer, in plain words, when the release is signed by someone who
+    /// never signed this app's installed release (see [`Question::with_new_signer`]).
+    pub new_signer: Option<String>,
 }
 
 impl Question {
@@ -128,12 +131,27 @@ impl Question {
             new_capabilities,
             kept_capabilities,
             wanted,
+            new_signer: None,
         }
+    }
+
+    /// The same question about a release signed by someone new (`signer`, in plain words): it always
+    /// needs a yes from `--yes` or the terminal; no policy rule answers it.
+    pub fn with_new_signer(mut self, signer: String) -> Self {
+        self.only_version = false;
+        self.new_signer = Some(signer);
+        self
     }
 
     /// The text shown before the question.
     pub fn text(&self) -> String {
         let mut text = format!("{}\n", self.action);
+        if let Some(signer) = &self.new_signer {
+            text.push_str(&format!(
+                "  NEW SIGNER: {}. A new maintainer is how hostile hand-overs happen; check who this is before you say yes.\n",
+                printable(signer)
+            ));
+        }
         if self.new_capabilities.is_empty() {
             if self.kept_capabilities.is_empty() {
                 text.push_str(
@@ -196,6 +214,7 @@ pub fn answer(question: &Question, needs_question: bool, answering: &Answering) 
         return Answer::Granted(GrantSource::NoneNeeded);
     }
     if !question.new_capabilities.is_empty()
+        && question.new_signer.is_none()
         && matches!(
             answering.policy.grant(&question.app, &question.wanted),
             GrantDecision::Allowed { .. }
@@ -207,12 +226,16 @@ pub fn answer(question: &Question, needs_question: bool, answering: &Answering) 
         return Answer::Granted(GrantSource::Yes);
     }
     if !answering.can_prompt {
-        let what = if question.new_capabilities.is_empty() {
+        let what = if let Some(signer) = &question.new_signer {
+            format!("it is {signer}")
+        } else if question.new_capabilities.is_empty() {
             "the version change is larger than the update level allows".to_owned()
         } else {
             format!("it asks to {}", question.new_capabilities.join("; "))
         };
-        let hint = if question.new_capabilities.is_empty() {
+        let hint = if question.new_signer.is_some() {
+            "run it on a terminal, or pass --yes once you know who the new signer is"
+        } else if question.new_capabilities.is_empty() {
             "run it on a terminal, pass --yes, or raise `update` in the policy file"
         } else {
             "run it on a terminal, pass --yes, or add an [[allow]] rule covering it to the policy file"

@@ -233,6 +233,58 @@ pub struct ReleaseRecord {
     pub available_at: Timestamp,
     /// Whether two builds in fresh checkouts gave the same bytes.
     pub reproducible: bool,
+    /// Who is new about this release's signer, when someone is (the event-stream defence): such a release
+    /// cools down and clients do not apply it unattended. Absent when the signer signed this app before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_signer: Option<NewSigner>,
+}
+
+/// A release signer new to the app: a key that never signed a release of it, or an account added to the
+/// publisher within the cool-down period (a key's registrant, or the account that asked for the release).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSigner {
+    /// The key never signed a release of this app before.
+    pub new_key: bool,
+    /// The account that registered the key (as its `key.registered` entry names it).
+    pub key_registered_by: String,
+    /// When the key was registered.
+    pub key_registered_at: Timestamp,
+    /// The accounts added to the publisher within the cool-down period that registered the key or asked for
+    /// the release, with when each was added; empty when none was.
+    pub new_members: Vec<NewMember>,
+}
+
+/// A member recently added to a publisher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMember {
+    /// The account's username.
+    pub username: String,
+    /// When it was added to the publisher.
+    pub added_at: Timestamp,
+}
+
+impl NewSigner {
+    /// The facts in plain words, for questions and pages: "signed by key 1a2b3c4d…, which never signed a
+    /// release of this app, registered by mallory at 2026-12-01T10:00:00Z; mallory was added to the
+    /// publisher at 2026-12-01T09:00:00Z".
+    pub fn describe(&self, key_id: &str) -> String {
+        let short = key_id.get(..16).unwrap_or(key_id);
+        let mut text = format!("signed by key {short}…");
+        if self.new_key {
+            text.push_str(", which never signed a release of this app,");
+        }
+        text.push_str(&format!(
+            " registered by {} at {}",
+            self.key_registered_by, self.key_registered_at
+        ));
+        for member in &self.new_members {
+            text.push_str(&format!(
+                "; {} was added to the publisher at {}",
+                member.username, member.added_at
+            ));
+        }
+        text
+    }
 }
 
 /// The longest yank reason or deprecation message, in characters.

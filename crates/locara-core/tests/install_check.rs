@@ -262,6 +262,7 @@ impl World {
             status: "available".to_owned(),
             available_at: logged_at,
             reproducible: true,
+            new_signer: None,
         };
 
         // The log: an app registration, the key registration, (a revocation,) the release, then more.

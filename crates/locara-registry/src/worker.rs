@@ -17,11 +17,11 @@ use locara_builder::sandbox::{Launcher, LiveLog};
 use locara_core::capabilities::expansions;
 use locara_core::digest::Digest;
 use locara_core::dsse::Envelope;
-use locara_core::events::{Event, LogEntry, ReleaseRecord};
+use locara_core::events::{Event, LogEntry, NewMember, NewSigner, ReleaseRecord};
 use locara_core::manifest::Manifest;
 use locara_core::root::Role;
 use locara_core::time::Timestamp;
-use locara_store::records::{Build, MemberRole, NewRelease};
+use locara_store::records::{Build, MemberRole, NewRelease, PublisherId, Release};
 use locara_store::{NamedPath, StoredBlob};
 
 use crate::http::AppState;
@@ -286,6 +286,83 @@ async fn store_sized_blob(state: &AppState, bytes: &[u8]) -> anyhow::Result<Stor
     Ok(state.blobs.put(&mut reader, None).await?)
 }
 
+/// Who is new about `build`'s signer, if anyone (ADR 0094, the event-stream defence): its key never signed
+/// a release of the app, or the key's registrant or the account that asked for the release was added to
+/// the publisher within the cool-down period (after the app's first release). An app's first release has
+/// no signer to compare with; the consent of its first install covers it.
+async fn new_signer(
+    state: &AppState,
+    build: &Build,
+    publisher: PublisherId,
+    releases: &[Release],
+    now: Timestamp,
+) -> anyhow::Result<Option<NewSigner>> {
+    let Some(first_release) = releases.iter().map(|release| release.created_at).min() else {
+        return Ok(None);
+    };
+    let new_key = !releases
+        .iter()
+        .any(|release| release.key_id == build.key_id);
+    let key = state
+        .metadata
+        .publisher_keys(publisher)
+        .await?
+        .into_iter()
+        .find(|key| key.key_id == build.key_id)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "key {} of build {} is not registered",
+                build.key_id,
+                build.id
+            )
+        })?;
+    let entry = state
+        .metadata
+        .log_entries(key.log_index..key.log_index + 1)
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("log entry {} is missing", key.log_index))?;
+    let Event::KeyRegistered { by, .. } = LogEntry::from_bytes(&entry)?.event else {
+        anyhow::bail!(
+            "log entry {} is not the registration of key {}",
+            key.log_index,
+            key.key_id
+        );
+    };
+    let requester = state
+        .metadata
+        .account_by_id(build.requested_by)
+        .await?
+        .map(|account| account.username);
+    let cooldown = state.config.cooldown_seconds;
+    let new_members: Vec<NewMember> = state
+        .metadata
+        .members(publisher)
+        .await?
+        .into_iter()
+        .filter(|member| member.username == by || Some(&member.username) == requester.as_ref())
+        .filter(|member| {
+            member.added_at > first_release
+                && member.added_at.saturating_add(cooldown) > now.unix_seconds()
+        })
+        .map(|member| {
+            Ok(NewMember {
+                username: member.username,
+                added_at: Timestamp::from_unix_seconds(member.added_at)?,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if !new_key && new_members.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(NewSigner {
+        new_key,
+        key_registered_by: by,
+        key_registered_at: Timestamp::from_unix_seconds(key.created_at)?,
+        new_members,
+    }))
+}
+
 /// The statement's manifest digest (the statement was verified when the build was queued).
 fn statement_manifest(statement: &str) -> anyhow::Result<String> {
     let envelope = Envelope::from_json(statement.as_bytes())?;
@@ -348,12 +425,16 @@ async fn finalise(
         .app_by_name(&build.app)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the app of build {} is gone", build.id))?;
+    let publisher = state
+        .metadata
+        .publisher_by_name(build.app.split('/').next().unwrap_or_default())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the publisher of build {} is gone", build.id))?;
+    let releases = state.metadata.releases_of(app.id).await?;
+    let new_signer = new_signer(state, build, publisher.id, &releases, now).await?;
     // The capability difference from the latest release clients may install now (a deprecated one
     // included: deprecating a release must not let the next one skip the cool-down).
-    let previous = state
-        .metadata
-        .releases_of(app.id)
-        .await?
+    let previous = releases
         .into_iter()
         .filter(|release| crate::api::releases::is_installable(release, now.unix_seconds()))
         .filter_map(|release| Manifest::parse(&release.manifest).ok())
@@ -366,7 +447,7 @@ async fn finalise(
             .collect(),
         None => Vec::new(),
     };
-    let (status, available_at) = if expansion.is_empty() {
+    let (status, available_at) = if expansion.is_empty() && new_signer.is_none() {
         ("available", now)
     } else {
         let until = now
@@ -393,13 +474,9 @@ async fn finalise(
         status: status.to_owned(),
         available_at,
         reproducible: output.reproducible,
+        new_signer: new_signer.clone(),
     };
     let entry = LogEntry::new(now, Event::ReleasePublished(Box::new(record))).to_bytes()?;
-    let publisher = state
-        .metadata
-        .publisher_by_name(build.app.split('/').next().unwrap_or_default())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the publisher of build {} is gone", build.id))?;
     let body = serde_json::json!({
         "event": "release",
         "app": build.app,
@@ -407,6 +484,7 @@ async fn finalise(
         "status": status,
         "available_at": available_at.to_string(),
         "expansion": expansion,
+        "new_signer": new_signer.as_ref().map(|signer| signer.describe(&build.key_id)),
         "build": build.id,
         "artifact": artifact.digest.to_string(),
     })

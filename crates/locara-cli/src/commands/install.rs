@@ -197,6 +197,25 @@ pub fn granted_capabilities(
     Ok(manifest.capabilities().clone())
 }
 
+/// Who is new about `candidate`'s signer, in plain words, when it is signed by another key than the
+/// installed release (`previous`), or the registry recorded a new signer (the event-stream defence,
+/// ADR 0094). A first install has no signer to compare with.
+fn new_signer(previous: Option<&Install>, candidate: &Candidate) -> Option<String> {
+    let previous = previous?;
+    let record = &candidate.record;
+    match &record.new_signer {
+        Some(signer) => Some(signer.describe(&record.key_id)),
+        None if previous.key_id.to_string() != record.key_id => {
+            let short = record.key_id.get(..16).unwrap_or(&record.key_id);
+            Some(format!(
+                "signed by key {short}…, not the key that signed the installed {} {}",
+                previous.app, previous.version
+            ))
+        }
+        None => None,
+    }
+}
+
 /// What to do with a question nobody can answer, or a declined one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unanswered {
@@ -238,16 +257,26 @@ pub fn consent_all(
             manifest,
             granted.as_ref(),
         );
+        let question = match new_signer(chosen.previous.as_ref(), &chosen.candidate) {
+            Some(signer) => question.with_new_signer(signer),
+            None => question,
+        };
         let needs = match &chosen.previous {
             // A first install asks unless the app asks for nothing at all.
             None => !question.new_capabilities.is_empty(),
             Some(previous) => {
                 !question.new_capabilities.is_empty()
+                    || question.new_signer.is_some()
                     || version_needs_yes(previous, &chosen.candidate)
             }
         };
         let answer = if needs && unanswered == Unanswered::NeverAsk {
-            Answer::Unanswered(if question.new_capabilities.is_empty() {
+            Answer::Unanswered(if let Some(signer) = &question.new_signer {
+                format!(
+                    "{} {} is {signer}; it is not applied unattended: review it with `locara update {}` on a terminal, or pass --yes",
+                    chosen.candidate.app, chosen.candidate.version, chosen.candidate.app
+                )
+            } else if question.new_capabilities.is_empty() {
                 format!(
                     "{} {} is available and needs your yes (update level); run `locara update {}` on a terminal, or pass --yes",
                     chosen.candidate.app, chosen.candidate.version, chosen.candidate.app

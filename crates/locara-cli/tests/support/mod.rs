@@ -617,39 +617,61 @@ impl World {
 
     /// Signs `username` up and logs in, with `locara` itself.
     pub fn sign_up_and_log_in(&self, username: &str) {
-        self.client
-            .run_with_input(
-                &["signup", "--username", username, "--password-stdin"],
-                PASSWORD,
-            )
-            .success();
-        self.client
-            .run_with_input(
-                &["login", "--username", username, "--password-stdin"],
-                PASSWORD,
-            )
-            .success();
+        sign_up_and_log_in(&self.client, username);
     }
 
     /// Signs `username` up, logs in and enables two-factor authentication with `locara 2fa enable`;
     /// returns the authenticator holding the account's secret.
     pub fn sign_up_with_two_factor(&self, username: &str) -> Authenticator {
-        self.sign_up_and_log_in(username);
-        let started = self
-            .client
-            .run(&["--json", "2fa", "enable"])
-            .success()
-            .json();
-        let mut authenticator = Authenticator::new(started["secret"].as_str().unwrap());
-        let code = authenticator.code();
-        let enabled = self
-            .client
-            .run(&["--json", "2fa", "enable", "--otp", &code])
-            .success()
-            .json();
-        assert_eq!(enabled["status"], "enabled", "{enabled}");
-        authenticator
+        sign_up_with_two_factor(&self.client, username)
     }
+
+    /// Another client (another person's machine) that pinned the same registry as `main`.
+    pub fn another_client(&self) -> Client {
+        let client = Client::new();
+        client
+            .run(&[
+                "registry",
+                "add",
+                "main",
+                &self.registry.url,
+                "--root",
+                &self.registry.digest(),
+            ])
+            .success();
+        client
+    }
+}
+
+/// Signs `username` up and logs `client` in, with `locara` itself.
+pub fn sign_up_and_log_in(client: &Client, username: &str) {
+    client
+        .run_with_input(
+            &["signup", "--username", username, "--password-stdin"],
+            PASSWORD,
+        )
+        .success();
+    client
+        .run_with_input(
+            &["login", "--username", username, "--password-stdin"],
+            PASSWORD,
+        )
+        .success();
+}
+
+/// Signs `username` up, logs `client` in and enables two-factor authentication with `locara 2fa enable`;
+/// returns the authenticator holding the account's secret.
+pub fn sign_up_with_two_factor(client: &Client, username: &str) -> Authenticator {
+    sign_up_and_log_in(client, username);
+    let started = client.run(&["--json", "2fa", "enable"]).success().json();
+    let mut authenticator = Authenticator::new(started["secret"].as_str().unwrap());
+    let code = authenticator.code();
+    let enabled = client
+        .run(&["--json", "2fa", "enable", "--otp", &code])
+        .success()
+        .json();
+    assert_eq!(enabled["status"], "enabled", "{enabled}");
+    authenticator
 }
 
 /// Seconds since the epoch.
@@ -982,6 +1004,13 @@ impl Publishing {
     /// The runtime the DNS server runs on, for other async test servers.
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
         &self.runtime
+    }
+
+    /// Publishes `record` as the TXT record of `name` on the test DNS server.
+    pub fn set_txt(&self, name: &str, record: &str) {
+        self.runtime
+            .block_on(self._dns.set_txt(name, &[record]))
+            .unwrap();
     }
 }
 

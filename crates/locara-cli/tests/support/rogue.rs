@@ -237,6 +237,7 @@ pub fn record_forged_release(demo: &Demo, example: &Example, forgery: Forgery) -
             status: "available".to_owned(),
             available_at: now,
             reproducible: true,
+            new_signer: None,
         };
         let entry = LogEntry::new(now, Event::ReleasePublished(Box::new(record)))
             .to_bytes()
