@@ -23,6 +23,9 @@ use zeroize::Zeroizing;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// The longest password accepted, in bytes (Argon2 has no limit; this bounds the work per request).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// The longest password accepted, in characters (a limit a schema can state; 256 characters of up to 4
+/// bytes each stay within [`MAX_PASSWORD_BYTES`]).
+pub const MAX_PASSWORD_CHARS: usize = 256;
 /// Seconds per TOTP step.
 pub const TOTP_STEP_SECONDS: u64 = 30;
 /// Digits per TOTP code.
@@ -44,7 +47,7 @@ pub const FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
 pub enum AuthError {
     /// The password is too short or too long.
     #[error(
-        "passwords must have at least {MIN_PASSWORD_CHARS} characters and at most {MAX_PASSWORD_BYTES} bytes; this one has {chars} characters ({bytes} bytes)"
+        "passwords must have {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters and at most {MAX_PASSWORD_BYTES} bytes; this one has {chars} characters ({bytes} bytes)"
     )]
     PasswordLength {
         /// Its length in characters.
@@ -105,7 +108,7 @@ fn argon2() -> Argon2<'static> {
 /// Checks the password policy, then hashes `password` with a fresh salt into a PHC string for storage.
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
     let (chars, bytes) = (password.chars().count(), password.len());
-    if chars < MIN_PASSWORD_CHARS || bytes > MAX_PASSWORD_BYTES {
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) || bytes > MAX_PASSWORD_BYTES {
         return Err(AuthError::PasswordLength { chars, bytes });
     }
     let salt = random::<16>()?;
@@ -330,6 +333,11 @@ mod tests {
         assert!(matches!(
             hash_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
             Err(AuthError::PasswordLength { .. })
+        ));
+        // Within the byte limit, but over the character limit the API document states.
+        assert!(matches!(
+            hash_password(&"\u{e9}".repeat(MAX_PASSWORD_CHARS + 1)),
+            Err(AuthError::PasswordLength { chars: 257, .. })
         ));
     }
 

@@ -338,11 +338,24 @@ async fn forged_foreign_expired_and_mismatched_tokens_are_refused() {
 #[tokio::test]
 async fn trusts_need_claim_rules_an_owned_app_and_a_secure_issuer() {
     let mut world = world().await;
-    for body in [
-        json!({"issuer": world.issuer.url(), "claims": []}),
-        json!({"issuer": world.issuer.url(), "claims": [{"claim": "repository", "pattern": "*"}]}),
-        json!({"issuer": "http://ci.example", "claims": [{"claim": "repository", "pattern": "a/b"}]}),
-        json!({"issuer": world.issuer.url(), "app": "mallory/notes", "claims": [{"claim": "repository", "pattern": "a/b"}]}),
+    for (body, problem) in [
+        (
+            json!({"issuer": world.issuer.url(), "claims": []}),
+            "invalid-request",
+        ),
+        (
+            json!({"issuer": world.issuer.url(), "claims": [{"claim": "repository", "pattern": "*"}]}),
+            "invalid-request",
+        ),
+        (
+            json!({"issuer": "http://ci.example", "claims": [{"claim": "repository", "pattern": "a/b"}]}),
+            "invalid-request",
+        ),
+        // An app of another publisher is, for this one, an app that does not exist.
+        (
+            json!({"issuer": world.issuer.url(), "app": "mallory/notes", "claims": [{"claim": "repository", "pattern": "a/b"}]}),
+            "not-found",
+        ),
     ] {
         let reply = world
             .api
@@ -354,7 +367,7 @@ async fn trusts_need_claim_rules_an_owned_app_and_a_secure_issuer() {
                 Some(body.clone()),
             )
             .await;
-        assert_eq!(reply.problem(), "invalid-request", "{body}: {}", reply.body);
+        assert_eq!(reply.problem(), problem, "{body}: {}", reply.body);
     }
     // Without a fresh code.
     let body = json!({"issuer": world.issuer.url(), "claims": [{"claim": "repository", "pattern": "alice/x"}]});

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
-use super::Body;
 use super::caller::{Caller, SCOPES, check_budget, display_time, now, otp_problem};
-use super::problem::{ApiResult, Problem};
+use super::problem::{self, ApiResult, Problem};
+use super::{Body, limits};
 use super::{append_event, publisher_canonical};
 use crate::auth::{self, AuthError, TotpSecret};
 use crate::http::AppState;
@@ -24,8 +24,10 @@ use crate::http::AppState;
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
     /// The username; also the name of the account's personal publisher.
+    #[schema(value_type = limits::Name)]
     pub username: String,
-    /// At least 12 characters.
+    /// 12 to 256 characters (and at most 1024 bytes).
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
 }
 
@@ -72,7 +74,8 @@ async fn account_view(state: &AppState, account: &Account) -> ApiResult<AccountV
 
 /// Creates an account and its personal publisher.
 #[utoipa::path(post, path = "/api/v1/accounts", request_body = SignUp, tag = "accounts",
-    responses((status = 201, body = AccountView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = AccountView), (status = 400, response = problem::InvalidRequest),
+        (status = 409, response = problem::Conflict)))]
 pub async fn sign_up(
     State(state): State<Arc<AppState>>,
     Body(request): Body<SignUp>,
@@ -232,7 +235,8 @@ fn login_failed() -> Problem {
 /// Signs in: checks the password and, for an account with TOTP, the code or a recovery code; returns a
 /// session token.
 #[utoipa::path(post, path = "/api/v1/session", request_body = Login, tag = "accounts",
-    responses((status = 201, body = NewTokenView), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 201, body = NewTokenView), (status = 401, response = problem::Unauthorized),
+        (status = 429, response = problem::RateLimited)))]
 pub async fn login(
     State(state): State<Arc<AppState>>,
     Body(request): Body<Login>,
@@ -307,7 +311,7 @@ pub async fn login(
 
 /// Signs out: revokes the token used for this request.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "accounts", security(("token" = [])),
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 204, description = "signed out")))]
 pub async fn logout(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult<StatusCode> {
     state
         .metadata
@@ -318,7 +322,7 @@ pub async fn logout(State(state): State<Arc<AppState>>, caller: Caller) -> ApiRe
 
 /// The signed-in account.
 #[utoipa::path(get, path = "/api/v1/account", tag = "accounts", security(("token" = [])),
-    responses((status = 200, body = AccountView), (status = 401, body = Problem)))]
+    responses((status = 200, body = AccountView)))]
 pub async fn me(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -337,7 +341,8 @@ pub struct Enrolment {
 
 /// Starts TOTP enrolment: a new secret, pending until confirmed with a code.
 #[utoipa::path(post, path = "/api/v1/account/2fa", tag = "accounts", security(("token" = [])),
-    responses((status = 201, body = Enrolment), (status = 409, body = Problem)))]
+    responses((status = 201, body = Enrolment), (status = 403, response = problem::Forbidden),
+        (status = 409, response = problem::Conflict)))]
 pub async fn start_two_factor(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -383,7 +388,9 @@ pub struct RecoveryCodes {
 /// Confirms enrolment with a first code; enables TOTP and returns the recovery codes.
 #[utoipa::path(post, path = "/api/v1/account/2fa/confirm", request_body = ConfirmTwoFactor,
     tag = "accounts", security(("token" = [])),
-    responses((status = 200, body = RecoveryCodes), (status = 401, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = RecoveryCodes), (status = 401, response = problem::Unauthorized),
+        (status = 403, response = problem::Forbidden), (status = 409, response = problem::Conflict),
+        (status = 429, response = problem::RateLimited)))]
 pub async fn confirm_two_factor(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -432,21 +439,40 @@ pub async fn confirm_two_factor(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// A name to recognise it by.
+    /// A name to recognise it by: 1 to 64 characters, no control characters, not only spaces (surrounding
+    /// spaces are dropped).
+    #[schema(value_type = limits::ShortText)]
     pub name: String,
     /// Some of `publish`, `yank`, `admin`.
+    #[schema(value_type = Vec<Scope>, min_items = 1)]
     pub scopes: Vec<String>,
     /// Limit it to one app, `publisher/app`.
     #[serde(default)]
+    #[schema(value_type = Option<limits::AppName>)]
     pub app: Option<String>,
-    /// Days until it expires (at most the registry's `token_max_days`).
+    /// Days until it expires: 1 to the registry's `token_max_days`.
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub expires_in_days: u32,
+}
+
+/// What a token may do (the document's name for [`SCOPES`]).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Scope {
+    /// Request releases.
+    Publish,
+    /// Yank and deprecate releases.
+    Yank,
+    /// Manage publishers, members, keys and apps.
+    Admin,
 }
 
 /// Creates a scoped, expiring API token (needs the session, TOTP and a fresh code).
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateToken, tag = "tokens",
     security(("token" = [])), params(("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
-    responses((status = 201, body = NewTokenView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 201, body = NewTokenView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden)))]
 pub async fn create_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -456,7 +482,10 @@ pub async fn create_token(
     caller.require_session()?;
     caller.require_two_factor()?;
     let name = request.name.trim();
-    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || request.name.chars().count() > 64
+        || request.name.chars().any(char::is_control)
+    {
         return Err(Problem::invalid(
             "a token name is 1 to 64 printable characters",
         ));
@@ -515,7 +544,7 @@ pub async fn create_token(
 
 /// The account's tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("token" = [])),
-    responses((status = 200, body = Vec<TokenView>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<TokenView>), (status = 403, response = problem::Forbidden)))]
 pub async fn list_tokens(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -528,7 +557,8 @@ pub async fn list_tokens(
 /// Revokes one of the account's tokens (a token may also revoke itself).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("token" = [])),
     params(("id" = i64, Path, description = "the token's id")),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 204, description = "revoked"), (status = 403, response = problem::Forbidden),
+        (status = 404, response = problem::NotFound)))]
 pub async fn revoke_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,

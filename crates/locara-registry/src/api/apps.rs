@@ -12,10 +12,10 @@ use locara_store::records::{App, NewApp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Body;
 use super::caller::{Caller, display_time, now};
-use super::problem::{ApiResult, Problem};
+use super::problem::{self, ApiResult, Problem};
 use super::publishers::{find_publisher, require_owner};
+use super::{Body, limits};
 use super::{append_event, entry};
 use crate::http::AppState;
 
@@ -24,9 +24,11 @@ use crate::http::AppState;
 #[serde(deny_unknown_fields)]
 pub struct RegisterApp {
     /// `publisher/app`.
+    #[schema(value_type = limits::AppName)]
     pub name: String,
     /// The source repository the builder will fetch: an `https://` URL, or `file://` for a repository on
     /// the registry's own machine (development).
+    #[schema(pattern = r"^(https://|file:///)")]
     pub repository: String,
 }
 
@@ -85,7 +87,9 @@ fn check_repository(repository: &str) -> ApiResult<()> {
 /// canonical form, and must not be a typosquat of another publisher's app.
 #[utoipa::path(post, path = "/api/v1/apps", request_body = RegisterApp, tag = "apps",
     security(("token" = [])),
-    responses((status = 201, body = AppView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = AppView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 409, response = problem::Conflict)))]
 pub async fn register_app(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -169,8 +173,8 @@ pub async fn register_app(
 
 /// An app's public record.
 #[utoipa::path(get, path = "/api/v1/apps/{publisher}/{app}", tag = "apps",
-    params(("publisher" = String, Path), ("app" = String, Path)),
-    responses((status = 200, body = AppView), (status = 404, body = Problem)))]
+    params(("publisher" = limits::Name, Path, description = "the publisher"), ("app" = limits::Name, Path, description = "the app, without its publisher")),
+    responses((status = 200, body = AppView), (status = 404, response = problem::NotFound)))]
 pub async fn show_app(
     State(state): State<Arc<AppState>>,
     Path((publisher, app)): Path<(String, String)>,

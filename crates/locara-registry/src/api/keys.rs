@@ -11,10 +11,10 @@ use locara_store::records::PublisherKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Body;
 use super::caller::{Caller, display_time, now};
-use super::problem::{ApiResult, Problem};
-use super::publishers::{find_publisher, require_owner};
+use super::problem::{self, ApiResult, Problem};
+use super::publishers::{find_publisher, owner_checks};
+use super::{Body, limits};
 use super::{append_event, entry};
 use crate::http::AppState;
 
@@ -50,7 +50,9 @@ pub(crate) fn key_view(key: &PublisherKey) -> KeyView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterKey {
-    /// The ed25519 public key, base64 (as `locara keys generate` prints it).
+    /// The ed25519 public key, base64 of its 32 bytes (as `locara keys generate` prints it); it must be a
+    /// point on the curve, which no pattern can say.
+    #[schema(pattern = r"^\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\s*$")]
     pub public_key: String,
 }
 
@@ -61,17 +63,17 @@ async fn key_action(
     name: &str,
 ) -> ApiResult<locara_store::records::Publisher> {
     let publisher = find_publisher(state, name).await?;
-    caller.require_two_factor()?;
-    caller.require_scope("admin", None)?;
-    require_owner(state, caller, &publisher).await?;
+    owner_checks(state, caller, &publisher).await?;
     caller.require_fresh_otp(state, headers).await?;
     Ok(publisher)
 }
 
 /// Registers a release key for the publisher.
 #[utoipa::path(post, path = "/api/v1/publishers/{name}/keys", request_body = RegisterKey, tag = "keys",
-    security(("token" = [])), params(("name" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    security(("token" = [])), params(("name" = limits::Name, Path, description = "the publisher"), ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 201, body = KeyView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 409, response = problem::Conflict)))]
 pub async fn register_key(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -79,12 +81,14 @@ pub async fn register_key(
     Path(name): Path<String>,
     Body(request): Body<RegisterKey>,
 ) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    let publisher = find_publisher(&state, &name).await?;
+    owner_checks(&state, &caller, &publisher).await?;
     let key = PublicKey::from_base64(request.public_key.trim()).map_err(|error| {
         Problem::invalid(format!(
             "public_key is not an ed25519 public key in base64: {error}"
         ))
     })?;
-    let publisher = key_action(&state, &caller, &headers, &name).await?;
+    caller.require_fresh_otp(&state, &headers).await?;
     let key_id = key.key_id().to_string();
     let public_key = key.to_base64();
     let at = now();
@@ -117,7 +121,8 @@ pub async fn register_key(
 
 /// The publisher's release keys, revoked ones included.
 #[utoipa::path(get, path = "/api/v1/publishers/{name}/keys", tag = "keys",
-    params(("name" = String, Path)), responses((status = 200, body = Vec<KeyView>), (status = 404, body = Problem)))]
+    params(("name" = limits::Name, Path, description = "the publisher")),
+    responses((status = 200, body = Vec<KeyView>), (status = 404, response = problem::NotFound)))]
 pub async fn list_keys(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -129,8 +134,10 @@ pub async fn list_keys(
 
 /// Revokes a release key: new releases signed by it are refused; the record stays.
 #[utoipa::path(delete, path = "/api/v1/publishers/{name}/keys/{key_id}", tag = "keys",
-    security(("token" = [])), params(("name" = String, Path), ("key_id" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = KeyView), (status = 404, body = Problem)))]
+    security(("token" = [])),
+    params(("name" = limits::Name, Path, description = "the publisher"), ("key_id" = String, Path, description = "the key id"), ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = KeyView), (status = 403, response = problem::Forbidden),
+        (status = 404, response = problem::NotFound)))]
 pub async fn revoke_key(
     State(state): State<Arc<AppState>>,
     caller: Caller,

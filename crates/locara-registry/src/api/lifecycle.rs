@@ -22,11 +22,11 @@ use locara_store::records::{App, Release};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::Body;
 use super::caller::{Caller, now};
-use super::problem::{ApiResult, Problem};
+use super::problem::{self, ApiResult, Problem};
 use super::publishers::{find_publisher, require_owner};
 use super::releases::{ReleaseView, effective_state, find_app, release_view, require_member};
+use super::{Body, limits};
 use super::{append_event, entry};
 use crate::http::AppState;
 
@@ -36,6 +36,7 @@ use crate::http::AppState;
 pub struct YankRequest {
     /// Why, in one line (at most 500 characters); recorded in the log.
     #[serde(default)]
+    #[schema(value_type = Option<limits::ReleaseNote>)]
     pub reason: Option<String>,
 }
 
@@ -44,6 +45,7 @@ pub struct YankRequest {
 #[serde(deny_unknown_fields)]
 pub struct DeprecateRequest {
     /// One line (at most 500 characters) clients show on install and in `locara list`.
+    #[schema(value_type = limits::ReleaseNote)]
     pub message: String,
 }
 
@@ -119,8 +121,10 @@ async fn change_state(
 /// Cancels a release that is still cooling down (owners, with a fresh code); it never becomes available.
 #[utoipa::path(post, path = "/api/v1/apps/{publisher}/{app}/releases/{version}/cancel", tag = "releases",
     security(("token" = [])),
-    params(("publisher" = String, Path), ("app" = String, Path), ("version" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = ReleaseView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("publisher" = limits::Name, Path, description = "the publisher"), ("app" = limits::Name, Path, description = "the app, without its publisher"), ("version" = String, Path, description = "the release's version"),
+        ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = ReleaseView), (status = 403, response = problem::Forbidden),
+        (status = 404, response = problem::NotFound), (status = 409, response = problem::Conflict)))]
 pub async fn cancel_release(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -157,9 +161,11 @@ pub async fn cancel_release(
 #[utoipa::path(post, path = "/api/v1/apps/{publisher}/{app}/releases/{version}/yank", tag = "releases",
     request_body(content = YankRequest, description = "optional: `{\"reason\": \"...\"}`"),
     security(("token" = [])),
-    params(("publisher" = String, Path), ("app" = String, Path), ("version" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = ReleaseView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("publisher" = limits::Name, Path, description = "the publisher"), ("app" = limits::Name, Path, description = "the app, without its publisher"), ("version" = String, Path, description = "the release's version"),
+        ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = ReleaseView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 409, response = problem::Conflict)))]
 pub async fn yank_release(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -198,9 +204,11 @@ pub async fn yank_release(
 /// yanked later.
 #[utoipa::path(post, path = "/api/v1/apps/{publisher}/{app}/releases/{version}/deprecate", tag = "releases",
     request_body = DeprecateRequest, security(("token" = [])),
-    params(("publisher" = String, Path), ("app" = String, Path), ("version" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = ReleaseView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("publisher" = limits::Name, Path, description = "the publisher"), ("app" = limits::Name, Path, description = "the app, without its publisher"), ("version" = String, Path, description = "the release's version"),
+        ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = ReleaseView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 409, response = problem::Conflict)))]
 pub async fn deprecate_release(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -11,6 +11,7 @@ pub mod apps;
 pub mod caller;
 pub mod keys;
 pub mod lifecycle;
+pub mod limits;
 pub mod problem;
 pub mod publishers;
 pub mod releases;
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::{FromRequest, OptionalFromRequest, Request, rejection::JsonRejection};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -29,9 +31,12 @@ use axum::{Json, Router};
 use locara_core::events::{Event, LogEntry};
 use locara_core::time::Timestamp;
 use locara_store::StoreError;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 
 use crate::http::AppState;
 use problem::{ApiResult, Problem};
@@ -54,7 +59,12 @@ use problem::{ApiResult, Problem};
         lifecycle::cancel_release, lifecycle::yank_release, lifecycle::deprecate_release,
         releases::set_webhook, search::search,
     ),
-    modifiers(&BearerToken),
+    components(schemas(Problem), responses(
+        problem::InvalidRequest, problem::Unauthorized, problem::Forbidden, problem::NotFound,
+        problem::Conflict, problem::BodyTooLarge, problem::UnsupportedMediaType, problem::Unprocessable,
+        problem::RateLimited, problem::BadGateway, problem::Unavailable,
+    )),
+    modifiers(&BearerToken, &SharedResponses),
     tags(
         (name = "accounts", description = "Sign-up, login, TOTP"),
         (name = "tokens", description = "Scoped, expiring API tokens"),
@@ -85,6 +95,89 @@ impl utoipa::Modify for BearerToken {
             ),
         );
     }
+}
+
+/// Adds to every operation the answers that its extractors and the store make, so that each handler's
+/// annotation lists only the answers of its own checks: a bearer token (401), a JSON body (400, 413, 415),
+/// path or query parameters (400), a fresh one-time code in `Locara-OTP` (401, 403, 429), and a store or
+/// signing failure (503).
+struct SharedResponses;
+
+impl utoipa::Modify for SharedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                add_shared_responses(operation);
+            }
+        }
+    }
+}
+
+fn add_shared_responses(operation: &mut Operation) {
+    let parameters: Vec<_> = operation
+        .parameters
+        .iter()
+        .flatten()
+        .filter_map(|parameter| match parameter {
+            RefOr::T(parameter) => Some(parameter),
+            RefOr::Ref(_) => None,
+        })
+        .collect();
+    let has_path_or_query = parameters.iter().any(|parameter| {
+        matches!(
+            parameter.parameter_in,
+            ParameterIn::Path | ParameterIn::Query
+        )
+    });
+    let takes_one_time_code = parameters
+        .iter()
+        .any(|parameter| parameter.name.eq_ignore_ascii_case(caller::OTP_HEADER));
+    let has_body = operation.request_body.is_some();
+    let needs_token = operation.security.is_some();
+    let mut shared = Vec::new();
+    if has_body || has_path_or_query {
+        shared.push(("400", "InvalidRequest"));
+    }
+    if needs_token || takes_one_time_code {
+        shared.push(("401", "Unauthorized"));
+    }
+    if takes_one_time_code {
+        shared.extend([("403", "Forbidden"), ("429", "RateLimited")]);
+    }
+    if has_body {
+        shared.extend([("413", "BodyTooLarge"), ("415", "UnsupportedMediaType")]);
+    }
+    shared.push(("503", "Unavailable"));
+    for (status, response) in shared {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(response)));
+    }
+}
+
+/// The OpenAPI document as this registry serves it: [`ApiDoc`] with the limits its configuration sets.
+pub fn document(config: &crate::config::Config) -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(expires) =
+        document.pointer_mut("/components/schemas/CreateToken/properties/expires_in_days")
+    {
+        expires["maximum"] = config.token_max_days.into();
+    }
+    if config.oidc_allow_http_loopback
+        && let Some(issuer) =
+            document.pointer_mut("/components/schemas/AddOidcTrust/properties/issuer")
+    {
+        issuer["pattern"] = r"^(https://|http://(127\.0\.0\.1|localhost)([:/]|$)|http://\[)".into();
+    }
+    document
 }
 
 /// The `/api/v1` routes.
@@ -161,10 +254,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/builds/{id}/log", get(releases::build_log))
         .route("/api/v1/account/webhook", put(releases::set_webhook))
         .route("/api/v1/{*rest}", axum::routing::any(unknown_endpoint))
+        .layer(axum::middleware::map_response(
+            problem::problem_for_framework_errors,
+        ))
 }
 
-async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+async fn openapi(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    Json(document(&state.config))
 }
 
 async fn unknown_endpoint() -> Problem {
@@ -205,7 +301,7 @@ where
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    body_too_large()
+                    Problem::body_too_large()
                 } else {
                     Problem::invalid(format!(
                         "the body could not be read: {}",
@@ -223,19 +319,10 @@ where
     }
 }
 
-fn body_too_large() -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body-too-large",
-        "Request body too large",
-        "the request body is over this registry's max_body_bytes",
-    )
-}
-
 fn json_problem(rejection: &JsonRejection) -> Problem {
     let status = rejection.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return body_too_large();
+        return Problem::body_too_large();
     }
     if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return Problem::new(
@@ -249,6 +336,26 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
         "the JSON body is not valid: {}",
         rejection.body_text()
     ))
+}
+
+/// Reads a whole JSON number into a `u32`: `30` or `30.0`, both of which JSON Schema's `integer` allows.
+pub(crate) fn whole_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|value| value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(value))
+                .map(|value| value as u64)
+        })
+        .and_then(|value| u32::try_from(value).ok())
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "{number} is not a whole number from 0 to {}",
+                u32::MAX
+            ))
+        })
 }
 
 /// A log entry's bytes for `event` at `at`.
@@ -283,4 +390,29 @@ pub(crate) fn dummy_password_hash() -> &'static str {
         let _ = getrandom::fill(&mut random);
         crate::auth::hash_password(&hex::encode(random)).unwrap_or_default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Days {
+        #[serde(deserialize_with = "whole_u32")]
+        days: u32,
+    }
+
+    fn days(json: &str) -> Result<u32, serde_json::Error> {
+        serde_json::from_str::<Days>(json).map(|parsed| parsed.days)
+    }
+
+    #[test]
+    fn whole_numbers_are_read_however_json_writes_them_and_nothing_else_is() {
+        assert_eq!(days(r#"{"days": 30}"#).unwrap(), 30);
+        assert_eq!(days(r#"{"days": 30.0}"#).unwrap(), 30);
+        assert_eq!(days(r#"{"days": 4294967295}"#).unwrap(), u32::MAX);
+        for bad in ["30.5", "-1", "-0.5", "4294967296", "1e10", "\"30\"", "null"] {
+            assert!(days(&format!(r#"{{"days": {bad}}}"#)).is_err(), "{bad}");
+        }
+    }
 }

@@ -5,11 +5,12 @@
 //! meaning. Details never carry secrets (passwords, codes, tokens).
 
 use axum::Json;
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use locara_store::StoreError;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
 /// The prefix of every problem type URI.
 pub const PROBLEM_TYPE_BASE: &str = "https://locara.dev/problems/";
@@ -78,6 +79,16 @@ impl Problem {
         Self::new(StatusCode::UNAUTHORIZED, slug, title, detail)
     }
 
+    /// 413: the body is over the registry's `max_body_bytes`.
+    pub fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+            "the request body is over this registry's max_body_bytes",
+        )
+    }
+
     /// 503: a store or signing failure; the detail is logged, not shown.
     pub fn unavailable(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "request failed inside the registry");
@@ -126,3 +137,130 @@ impl IntoResponse for Problem {
 
 /// What API handlers return.
 pub type ApiResult<T> = Result<T, Problem>;
+
+/// The media type of every error answer.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The longest body of an error answer made by the framework (not by a handler) that is kept as the
+/// problem's detail.
+const MAX_FRAMEWORK_DETAIL_BYTES: usize = 1024;
+
+/// Turns an error answer that is not yet a problem (axum's own rejections, such as a path segment that is
+/// not a number, or a method the route does not have) into one, keeping its status and headers.
+///
+/// Handlers answer problems themselves; this makes "every error is a problem" hold for the answers the
+/// framework makes before a handler runs.
+pub async fn problem_for_framework_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| {
+            value
+                .as_bytes()
+                .starts_with(PROBLEM_CONTENT_TYPE.as_bytes())
+        });
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_FRAMEWORK_DETAIL_BYTES)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let problem = match status {
+        StatusCode::BAD_REQUEST => Problem::invalid(if text.is_empty() {
+            "the request is malformed".to_owned()
+        } else {
+            format!("{text}; the endpoints and their parameters are listed in /api/v1/openapi.json")
+        }),
+        StatusCode::NOT_FOUND => Problem::not_found(
+            "no such API endpoint; the endpoints are listed in /api/v1/openapi.json",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+            status,
+            "method-not-allowed",
+            "Method not allowed",
+            "this endpoint does not answer that method; the `Allow` header lists those it does, and /api/v1/openapi.json describes them",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::body_too_large(),
+        _ => Problem::new(
+            status,
+            "http-error",
+            status.canonical_reason().unwrap_or("HTTP error"),
+            if text.is_empty() {
+                format!("the request was refused with status {}", status.as_u16())
+            } else {
+                text
+            },
+        ),
+    };
+    let body = match serde_json::to_vec(&problem) {
+        Ok(body) => body,
+        Err(_) => return Response::from_parts(parts, Body::empty()),
+    };
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// 400: the request is malformed, or a value breaks a rule the schema cannot express.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct InvalidRequest(pub Problem);
+
+/// 401: no token, an unknown, revoked or expired token, or a missing, wrong or reused one-time code.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Unauthorized(pub Problem);
+
+/// 403: authenticated, but not allowed (no second factor, token scope, not an owner or member, ...).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Forbidden(pub Problem);
+
+/// 404: no such publisher, account, app, release, key, token or build.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct NotFound(pub Problem);
+
+/// 409: a name or key is taken, or the current state refuses the change.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Conflict(pub Problem);
+
+/// 413: the body is over the registry's `max_body_bytes`.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct BodyTooLarge(pub Problem);
+
+/// 415: the body is not sent as `application/json`.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct UnsupportedMediaType(pub Problem);
+
+/// 422: the request was understood but what it asks to prove did not hold (a DNS record).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Unprocessable(pub Problem);
+
+/// 429: too many failed passwords or one-time codes; wait `Retry-After` seconds.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "seconds to wait before trying again"))
+)]
+pub struct RateLimited(pub Problem);
+
+/// 502: an outside service the registry had to ask (an OIDC issuer) could not be reached.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct BadGateway(pub Problem);
+
+/// 503: a store, signing or DNS failure inside the registry; nothing was changed unless a later read shows it.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Unavailable(pub Problem);

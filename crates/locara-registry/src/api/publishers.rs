@@ -11,9 +11,9 @@ use locara_store::records::{MemberRole, OidcTrust, Publisher, PublisherKind, Ver
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Body;
 use super::caller::{Caller, display_time, now};
-use super::problem::{ApiResult, Problem};
+use super::problem::{self, ApiResult, Problem};
+use super::{Body, limits};
 use super::{append_event, entry, publisher_canonical};
 use crate::http::AppState;
 
@@ -25,6 +25,7 @@ pub const DNS_CHALLENGE_SECONDS: u64 = 7 * 86_400;
 #[serde(deny_unknown_fields)]
 pub struct CreatePublisher {
     /// The organisation's name.
+    #[schema(value_type = limits::Name)]
     pub name: String,
 }
 
@@ -88,9 +89,11 @@ pub struct OidcTrustView {
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRuleBody {
-    /// The claim, e.g. `repository`, `workflow`, `ref`.
+    /// The claim, e.g. `repository`, `workflow`, `ref`; not only spaces.
+    #[schema(pattern = r"\S", min_length = 1)]
     pub claim: String,
-    /// The pattern.
+    /// The pattern; not only spaces, and not `*` alone (which would match everything).
+    #[schema(pattern = r"^(?!\*$)[\s\S]*\S[\s\S]*$", min_length = 1)]
     pub pattern: String,
 }
 
@@ -189,7 +192,8 @@ pub(crate) async fn require_owner(
 /// Creates an organisation with the caller as its first owner.
 #[utoipa::path(post, path = "/api/v1/publishers", request_body = CreatePublisher, tag = "publishers",
     security(("token" = [])),
-    responses((status = 201, body = PublisherView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = PublisherView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 409, response = problem::Conflict)))]
 pub async fn create_publisher(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -234,8 +238,8 @@ pub async fn create_publisher(
 
 /// A publisher's public record: verification, members, keys, apps and trusted issuers.
 #[utoipa::path(get, path = "/api/v1/publishers/{name}", tag = "publishers",
-    params(("name" = String, Path, description = "the publisher")),
-    responses((status = 200, body = PublisherView), (status = 404, body = Problem)))]
+    params(("name" = limits::Name, Path, description = "the publisher")),
+    responses((status = 200, body = PublisherView), (status = 404, response = problem::NotFound)))]
 pub async fn show_publisher(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -249,19 +253,41 @@ pub async fn show_publisher(
 #[serde(deny_unknown_fields)]
 pub struct PutMember {
     /// `owner` or `maintainer`.
+    #[schema(value_type = Role)]
     pub role: String,
 }
 
-/// The common checks of an owner-only security action: 2FA, `admin` scope, owner, fresh code.
+/// A member's role (the document's name for the values of `MemberRole`).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages members, keys, apps and verification, and publishes.
+    Owner,
+    /// Publishes, yanks and deprecates.
+    Maintainer,
+}
+
+/// Who may take an owner-only security action: 2FA, `admin` scope, owner. Checked before the request's
+/// values, so that only an owner learns what is wrong with them; the fresh code comes last, so that a
+/// refused request does not use it up.
+pub(crate) async fn owner_checks(
+    state: &AppState,
+    caller: &Caller,
+    publisher: &Publisher,
+) -> ApiResult<()> {
+    caller.require_two_factor()?;
+    caller.require_scope("admin", None)?;
+    require_owner(state, caller, publisher).await
+}
+
+/// The common checks of an owner-only security action: [`owner_checks`], then a fresh code.
 async fn owner_action(
     state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
     publisher: &Publisher,
 ) -> ApiResult<()> {
-    caller.require_two_factor()?;
-    caller.require_scope("admin", None)?;
-    require_owner(state, caller, publisher).await?;
+    owner_checks(state, caller, publisher).await?;
     caller.require_fresh_otp(state, headers).await
 }
 
@@ -278,8 +304,10 @@ fn refuse_personal(publisher: &Publisher) -> ApiResult<()> {
 /// Adds a member to an organisation or changes their role (owners, with a fresh code).
 #[utoipa::path(put, path = "/api/v1/publishers/{name}/members/{username}", request_body = PutMember,
     tag = "publishers", security(("token" = [])),
-    params(("name" = String, Path), ("username" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = PublisherView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("name" = limits::Name, Path, description = "the publisher"), ("username" = limits::Name, Path, description = "the member's username"), ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = PublisherView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 409, response = problem::Conflict)))]
 pub async fn put_member(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -288,6 +316,7 @@ pub async fn put_member(
     Body(request): Body<PutMember>,
 ) -> ApiResult<Json<PublisherView>> {
     let publisher = find_publisher(&state, &name).await?;
+    owner_checks(&state, &caller, &publisher).await?;
     let role = MemberRole::parse(&request.role).ok_or_else(|| {
         Problem::invalid(format!(
             "role `{}` is not `owner` or `maintainer`",
@@ -295,7 +324,7 @@ pub async fn put_member(
         ))
     })?;
     refuse_personal(&publisher)?;
-    owner_action(&state, &caller, &headers, &publisher).await?;
+    caller.require_fresh_otp(&state, &headers).await?;
     let member = state
         .metadata
         .account_by_username(&username)
@@ -325,8 +354,9 @@ pub async fn put_member(
 /// Removes a member from an organisation (owners, with a fresh code; never the last owner).
 #[utoipa::path(delete, path = "/api/v1/publishers/{name}/members/{username}", tag = "publishers",
     security(("token" = [])),
-    params(("name" = String, Path), ("username" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = PublisherView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    params(("name" = limits::Name, Path, description = "the publisher"), ("username" = limits::Name, Path, description = "the member's username"), ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = PublisherView), (status = 403, response = problem::Forbidden),
+        (status = 404, response = problem::NotFound), (status = 409, response = problem::Conflict)))]
 pub async fn remove_member(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -334,8 +364,9 @@ pub async fn remove_member(
     Path((name, username)): Path<(String, String)>,
 ) -> ApiResult<Json<PublisherView>> {
     let publisher = find_publisher(&state, &name).await?;
+    owner_checks(&state, &caller, &publisher).await?;
     refuse_personal(&publisher)?;
-    owner_action(&state, &caller, &headers, &publisher).await?;
+    caller.require_fresh_otp(&state, &headers).await?;
     let member = state
         .metadata
         .account_by_username(&username)
@@ -365,7 +396,9 @@ pub async fn remove_member(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsDomain {
-    /// The domain, e.g. `acme.example`.
+    /// The domain, e.g. `acme.example`: at least two labels of ASCII letters, digits and `-`, a last label
+    /// that is not all digits, at most 253 characters.
+    #[schema(value_type = limits::Domain)]
     pub domain: String,
 }
 
@@ -384,8 +417,9 @@ pub struct DnsChallengeView {
 
 /// Starts DNS verification: issues the token to publish at `_locara-challenge.<domain>` (owners).
 #[utoipa::path(post, path = "/api/v1/publishers/{name}/verification/dns", request_body = DnsDomain,
-    tag = "publishers", security(("token" = [])), params(("name" = String, Path)),
-    responses((status = 201, body = DnsChallengeView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    tag = "publishers", security(("token" = [])), params(("name" = limits::Name, Path, description = "the publisher")),
+    responses((status = 201, body = DnsChallengeView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound)))]
 pub async fn start_dns_verification(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -420,8 +454,10 @@ pub async fn start_dns_verification(
 
 /// Checks the TXT record and marks the publisher verified for the domain (owners, with a fresh code).
 #[utoipa::path(post, path = "/api/v1/publishers/{name}/verification/dns/check", request_body = DnsDomain,
-    tag = "publishers", security(("token" = [])), params(("name" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = PublisherView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    tag = "publishers", security(("token" = [])), params(("name" = limits::Name, Path, description = "the publisher"), ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = PublisherView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 422, response = problem::Unprocessable)))]
 pub async fn check_dns_verification(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -430,9 +466,10 @@ pub async fn check_dns_verification(
     Body(request): Body<DnsDomain>,
 ) -> ApiResult<Json<PublisherView>> {
     let publisher = find_publisher(&state, &name).await?;
+    owner_checks(&state, &caller, &publisher).await?;
     let domain = crate::dns::normalise_domain(&request.domain)
         .map_err(|error| Problem::invalid(error.to_string()))?;
-    owner_action(&state, &caller, &headers, &publisher).await?;
+    caller.require_fresh_otp(&state, &headers).await?;
     let (token, expires_at) = state
         .metadata
         .dns_challenge(publisher.id, &domain)
@@ -464,16 +501,20 @@ pub async fn check_dns_verification(
 #[serde(deny_unknown_fields)]
 pub struct OidcIdentity {
     /// The issuer URL, exactly as the token's `iss`.
+    #[schema(min_length = 1)]
     pub issuer: String,
     /// The signed identity token (a JWT) whose audience is this registry's public URL.
+    #[schema(min_length = 1)]
     pub token: String,
 }
 
 /// Verifies a publisher by an OIDC identity: the token's issuer and subject become its public record
 /// (owners, with a fresh code).
 #[utoipa::path(post, path = "/api/v1/publishers/{name}/verification/oidc", request_body = OidcIdentity,
-    tag = "publishers", security(("token" = [])), params(("name" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 200, body = PublisherView), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    tag = "publishers", security(("token" = [])), params(("name" = limits::Name, Path, description = "the publisher"), ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 200, body = PublisherView), (status = 401, response = problem::Unauthorized),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 502, response = problem::BadGateway)))]
 pub async fn oidc_verification(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -494,23 +535,28 @@ pub async fn oidc_verification(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddOidcTrust {
-    /// The issuer URL, exactly as tokens name it.
+    /// The issuer URL, exactly as tokens name it: `https://` (plain `http://` only on loopback, and only
+    /// when the registry sets `oidc_allow_http_loopback`).
+    #[schema(pattern = r"^https://")]
     pub issuer: String,
     /// The audience tokens must name (default: this registry's public URL).
     #[serde(default)]
     pub audience: Option<String>,
     /// Claims tokens must match; at least one.
+    #[schema(min_items = 1)]
     pub claims: Vec<ClaimRuleBody>,
     /// Limit the trust to one of the publisher's apps, `publisher/app`.
     #[serde(default)]
+    #[schema(value_type = Option<limits::AppName>)]
     pub app: Option<String>,
 }
 
 /// Trusts an OIDC issuer (plus claim patterns and audience) to publish for the publisher or one app
 /// (owners, with a fresh code).
 #[utoipa::path(post, path = "/api/v1/publishers/{name}/oidc-trusts", request_body = AddOidcTrust,
-    tag = "publishers", security(("token" = [])), params(("name" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 201, body = OidcTrustView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    tag = "publishers", security(("token" = [])), params(("name" = limits::Name, Path, description = "the publisher"), ("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 201, body = OidcTrustView), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound)))]
 pub async fn add_oidc_trust(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -519,6 +565,7 @@ pub async fn add_oidc_trust(
     Body(request): Body<AddOidcTrust>,
 ) -> ApiResult<(StatusCode, Json<OidcTrustView>)> {
     let publisher = find_publisher(&state, &name).await?;
+    owner_checks(&state, &caller, &publisher).await?;
     if request.claims.is_empty() {
         return Err(Problem::invalid(
             "a trust needs at least one claim rule (for example repository = owner/repo), or any workflow of the issuer could publish",
@@ -548,14 +595,14 @@ pub async fn add_oidc_trust(
     if let Some(app) = &request.app {
         let owned = state.metadata.app_by_name(app).await?;
         if owned.map(|app| app.publisher_id) != Some(publisher.id) {
-            return Err(Problem::invalid(format!(
+            return Err(Problem::not_found(format!(
                 "`{}` is not an app of `{}`",
                 app.escape_debug(),
                 publisher.name
             )));
         }
     }
-    owner_action(&state, &caller, &headers, &publisher).await?;
+    caller.require_fresh_otp(&state, &headers).await?;
     let audience = request
         .audience
         .clone()

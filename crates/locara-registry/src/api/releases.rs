@@ -21,10 +21,10 @@ use locara_store::records::{App, Build, MemberRole, NewBuild, Release, TokenKind
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Body;
 use super::caller::{Caller, display_time, now};
-use super::problem::{ApiResult, Problem};
+use super::problem::{self, ApiResult, Problem};
 use super::publishers::find_publisher;
+use super::{Body, limits};
 use crate::http::AppState;
 
 /// How far in the future a statement's `created_at` may be (clock skew), in seconds.
@@ -203,8 +203,12 @@ pub(crate) async fn require_member(
 /// Needs a `publish` token and a fresh code, or a trusted-publishing token.
 #[utoipa::path(post, path = "/api/v1/apps/{publisher}/{app}/releases", request_body = PublishRequest,
     tag = "releases", security(("token" = [])),
-    params(("publisher" = String, Path), ("app" = String, Path), ("Locara-OTP" = String, Header)),
-    responses((status = 202, body = BuildView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    params(("publisher" = limits::Name, Path, description = "the publisher"), ("app" = limits::Name, Path, description = "the app, without its publisher"),
+        ("Locara-OTP" = Option<String>, Header, description = "a fresh TOTP code; not needed with a trusted-publishing token")),
+    responses((status = 202, body = BuildView), (status = 400, response = problem::InvalidRequest),
+        (status = 401, response = problem::Unauthorized), (status = 403, response = problem::Forbidden),
+        (status = 404, response = problem::NotFound), (status = 409, response = problem::Conflict),
+        (status = 429, response = problem::RateLimited)))]
 pub async fn publish(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -350,7 +354,9 @@ async fn readable_build(state: &AppState, caller: &Caller, id: i64) -> ApiResult
 
 /// A build's state (members of the app's publisher).
 #[utoipa::path(get, path = "/api/v1/builds/{id}", tag = "releases", security(("token" = [])),
-    params(("id" = i64, Path)), responses((status = 200, body = BuildView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("id" = i64, Path, description = "the build's id")),
+    responses((status = 200, body = BuildView), (status = 403, response = problem::Forbidden),
+        (status = 404, response = problem::NotFound)))]
 pub async fn show_build(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -363,7 +369,10 @@ pub async fn show_build(
 
 /// A finished build's log, as text (members of the app's publisher).
 #[utoipa::path(get, path = "/api/v1/builds/{id}/log", tag = "releases", security(("token" = [])),
-    params(("id" = i64, Path)), responses((status = 200, body = String), (status = 404, body = Problem)))]
+    params(("id" = i64, Path, description = "the build's id")),
+    responses((status = 200, body = String, content_type = "text/plain; charset=utf-8",
+            headers(("Locara-Build-State" = String, description = "the build's state"))),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound)))]
 pub async fn build_log(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -423,8 +432,8 @@ pub async fn build_log(
 
 /// An app's releases, oldest first.
 #[utoipa::path(get, path = "/api/v1/apps/{publisher}/{app}/releases", tag = "releases",
-    params(("publisher" = String, Path), ("app" = String, Path)),
-    responses((status = 200, body = Vec<ReleaseView>), (status = 404, body = Problem)))]
+    params(("publisher" = limits::Name, Path, description = "the publisher"), ("app" = limits::Name, Path, description = "the app, without its publisher")),
+    responses((status = 200, body = Vec<ReleaseView>), (status = 404, response = problem::NotFound)))]
 pub async fn list_releases(
     State(state): State<Arc<AppState>>,
     Path((publisher, app)): Path<(String, String)>,
@@ -438,14 +447,20 @@ pub async fn list_releases(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetWebhook {
-    /// An `https://` URL (or `null` to stop notifications).
+    /// An `https://` URL, or `http://` to this machine's loopback, of at most 2048 characters (or `null` to
+    /// stop notifications).
+    #[schema(
+        pattern = r"^(https://|http://127\.0\.0\.1:|http://localhost:)",
+        max_length = 2048
+    )]
     pub url: Option<String>,
 }
 
 /// Sets the URL this account's release notifications are POSTed to (with a fresh code).
 #[utoipa::path(put, path = "/api/v1/account/webhook", request_body = SetWebhook, tag = "accounts",
-    security(("token" = [])), params(("Locara-OTP" = String, Header)),
-    responses((status = 204), (status = 400, body = Problem)))]
+    security(("token" = [])), params(("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
+    responses((status = 204, description = "set"), (status = 400, response = problem::InvalidRequest),
+        (status = 403, response = problem::Forbidden)))]
 pub async fn set_webhook(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -455,7 +470,7 @@ pub async fn set_webhook(
     caller.require_session()?;
     if let Some(url) = &request.url {
         let loopback = url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:");
-        if !(url.starts_with("https://") || loopback) || url.len() > 2048 {
+        if !(url.starts_with("https://") || loopback) || url.chars().count() > 2048 {
             return Err(Problem::invalid(
                 "a webhook is an https:// URL (plain http only to this machine's loopback)",
             ));

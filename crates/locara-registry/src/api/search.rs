@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::caller::now;
-use super::problem::{ApiResult, Problem};
+use super::limits;
+use super::problem::{self, ApiResult, Problem};
 use super::publishers::{VerificationView, verification_view};
 use crate::http::AppState;
 
@@ -33,9 +34,12 @@ pub const MAX_LIMIT: u32 = 100;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
-    /// The text: 1 to 64 characters, no control characters; surrounding spaces are ignored.
+    /// The text: 1 to 64 characters, no control characters, not only spaces; surrounding spaces are
+    /// ignored.
+    #[param(value_type = limits::ShortText)]
     pub q: String,
     /// At most this many results: 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -70,13 +74,18 @@ enum Rank {
 /// The checked, case-folded search text.
 fn parse_query(query: &SearchQuery) -> ApiResult<(String, u32)> {
     let text = query.q.trim();
-    let length = text.chars().count();
-    if length == 0 || length > MAX_QUERY_CHARS {
+    let length = query.q.chars().count();
+    if text.is_empty() || length > MAX_QUERY_CHARS {
         return Err(Problem::invalid(format!(
-            "q is {length} characters long; search for 1 to {MAX_QUERY_CHARS}"
+            "q is {length} characters long{}; search for 1 to {MAX_QUERY_CHARS}",
+            if text.is_empty() && length > 0 {
+                ", all spaces"
+            } else {
+                ""
+            }
         )));
     }
-    if let Some(bad) = text.chars().find(|c| c.is_control()) {
+    if let Some(bad) = query.q.chars().find(|c| c.is_control()) {
         return Err(Problem::invalid(format!(
             "q has the control character {bad:?}; search for plain text"
         )));
@@ -107,7 +116,7 @@ fn rank(listing: &AppListing, description: Option<&str>, needle: &str) -> Option
 
 /// Apps whose name or latest description contains `q` (no sign-in needed).
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery),
-    responses((status = 200, body = Vec<SearchResult>), (status = 400, body = Problem)))]
+    responses((status = 200, body = Vec<SearchResult>), (status = 400, response = problem::InvalidRequest)))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     query: Result<Query<SearchQuery>, QueryRejection>,
@@ -183,6 +192,8 @@ mod tests {
             query("   ", None),
             query(&"x".repeat(65), None),
             query("a\u{1b}b", None),
+            query("\tnotes", None),
+            query(&format!(" {}", "x".repeat(64)), None),
             query("notes", Some(0)),
             query("notes", Some(101)),
         ] {

@@ -11,11 +11,11 @@ use locara_store::records::TokenKind;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::Body;
 use super::accounts::{NewTokenRequest, NewTokenView, issue_token};
 use super::caller::now;
-use super::problem::{ApiResult, Problem};
+use super::problem::{self, ApiResult, Problem};
 use super::publishers::ClaimRuleBody;
+use super::{Body, limits};
 use crate::http::AppState;
 use crate::oidc::{ClaimRule, OidcError, VerifiedToken, check_claims};
 
@@ -67,15 +67,19 @@ fn unverified_issuer(token: &str) -> Option<String> {
 #[serde(deny_unknown_fields)]
 pub struct Exchange {
     /// The app to publish, `publisher/app`.
+    #[schema(value_type = limits::AppName)]
     pub app: String,
     /// The CI job's OIDC token.
+    #[schema(min_length = 1)]
     pub token: String,
 }
 
 /// Exchanges a trusted OIDC token for a short-lived token that can publish `app` only.
 #[utoipa::path(post, path = "/api/v1/trusted-publishing/token", request_body = Exchange,
     tag = "trusted publishing",
-    responses((status = 201, body = NewTokenView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 201, body = NewTokenView), (status = 401, response = problem::Unauthorized),
+        (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
+        (status = 502, response = problem::BadGateway)))]
 pub async fn exchange(
     State(state): State<Arc<AppState>>,
     Body(request): Body<Exchange>,
