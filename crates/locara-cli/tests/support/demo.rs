@@ -378,18 +378,7 @@ impl Demo {
 
     /// A fresh client that pinned this registry, through the proxy, as `main`.
     pub fn client(&self) -> Client {
-        let client = Client::new();
-        client
-            .run(&[
-                "registry",
-                "add",
-                "main",
-                &self.proxy.url,
-                "--root",
-                &self.root_digest,
-            ])
-            .success();
-        client
+        Client::pinned(&self.proxy.url, &self.root_digest)
     }
 
     /// [`Demo::client`] with `policy` as its policy file.

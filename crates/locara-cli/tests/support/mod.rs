@@ -80,6 +80,15 @@ impl Client {
         }
     }
 
+    /// A fresh client that pinned the registry at `url` with the root digest `root` as `main`.
+    pub fn pinned(url: &str, root: &str) -> Self {
+        let client = Self::new();
+        client
+            .run(&["registry", "add", "main", url, "--root", root])
+            .success();
+        client
+    }
+
     /// `$LOCARA_HOME`.
     pub fn home(&self) -> PathBuf {
         self.dir.path().join("home")
@@ -592,17 +601,7 @@ impl World {
     pub fn start_with(environment: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let registry = Registry::start_with(&data.path().join("data"), environment);
-        let client = Client::new();
-        client
-            .run(&[
-                "registry",
-                "add",
-                "main",
-                &registry.url,
-                "--root",
-                &registry.digest(),
-            ])
-            .success();
+        let client = Client::pinned(&registry.url, &registry.digest());
         Self {
             client,
             registry,
@@ -628,18 +627,7 @@ impl World {
 
     /// Another client (another person's machine) that pinned the same registry as `main`.
     pub fn another_client(&self) -> Client {
-        let client = Client::new();
-        client
-            .run(&[
-                "registry",
-                "add",
-                "main",
-                &self.registry.url,
-                "--root",
-                &self.registry.digest(),
-            ])
-            .success();
-        client
+        Client::pinned(&self.registry.url, &self.registry.digest())
     }
 }
 
