@@ -481,9 +481,10 @@ report() {
   if [ -s "$tmp/rss" ]; then
     echo
     echo "Peak resident memory of \`locara install\` (GNU time's maximum RSS; medians over rounds). Artifacts"
-    echo "stream to disk, so it should not grow with the artifact: the last column divides it by the artifact's size."
+    echo "stream to disk, so it should not grow with the artifact: the last column divides it by the small apps'"
+    echo "peak in the same run (a few KB of artifacts)."
     echo
-    echo "| workload | peak RSS | artifact bytes | RSS ÷ artifact |"
+    echo "| workload | peak RSS | artifact bytes | ÷ small apps' peak |"
     echo "|---|---|---|---|"
     awk -F'|' -v big="$big_artifact_bytes" -v small="$small_artifact_bytes" '
       function median(list, n,    i, j, t) {
@@ -495,8 +496,12 @@ report() {
         for (c = 1; c <= count; c++) {
           work = order[c]
           for (k = 1; k <= n[work]; k++) list[k] = v[work, k]
-          kib = median(list, n[work]); bytes = (work ~ /^big/) ? big : small
-          printf "| %s | %.1f MiB | %d | %s |\n", work, kib / 1024, bytes, (bytes > 0) ? sprintf("%.3f", kib * 1024 / bytes) : "—"
+          peak[work] = median(list, n[work])
+          if (work ~ /^small/) baseline = peak[work]
+        }
+        for (c = 1; c <= count; c++) {
+          work = order[c]; bytes = (work ~ /^big/) ? big : small
+          printf "| %s | %.1f MiB | %d | %s |\n", work, peak[work] / 1024, bytes, baseline ? sprintf("%.2f", peak[work] / baseline) : "—"
         }
       }' "$tmp/rss"
   fi
