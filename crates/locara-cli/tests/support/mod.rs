@@ -958,6 +958,8 @@ impl Publishing {
                 "alice/notes",
                 "--repository",
                 &repository.file_url(),
+                "--otp",
+                &authenticator.code(),
             ])
             .success();
         Self {
