@@ -663,6 +663,9 @@ async fn record_verification(
     method: &str,
     subject: &str,
 ) -> ApiResult<Json<PublisherView>> {
+    // Checked again under the name lock: two look-alikes being verified at once cannot both pass.
+    let names_lock = state.names.lock().await;
+    check_publisher_name(state, &publisher.name).await?;
     let at = now();
     let entry = entry(
         at,
@@ -680,6 +683,7 @@ async fn record_verification(
             .await
     })
     .await?;
+    drop(names_lock);
     refresh_indexes(state, &publisher.name).await;
     let publisher = find_publisher(state, &publisher.name).await?;
     Ok(Json(publisher_view(state, &publisher).await?))
