@@ -265,6 +265,25 @@ pub async fn log_out(client: &ApiClient) -> Result<(), ApiError> {
         .map(drop)
 }
 
+/// A security-relevant event of the account, as the registry records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountEvent {
+    /// When.
+    pub at: Timestamp,
+    /// `password-failed`, `code-failed`, `code-replayed`, `recovery-code-failed` or `locked` (kept as
+    /// text: a newer registry may record more kinds).
+    pub kind: String,
+    /// The client address the attempt came from.
+    pub client_address: String,
+    /// The token or session the attempt carried; `None` for a password sign-in.
+    pub token_id: Option<u64>,
+}
+
+/// `GET /api/v1/account/events`: the account's recent security events, newest first (needs the session).
+pub async fn events(client: &ApiClient) -> Result<Vec<AccountEvent>, ApiError> {
+    client.get_json("api/v1/account/events").await
+}
+
 /// `GET /api/v1/account`: the signed-in account.
 pub async fn account(client: &ApiClient) -> Result<AccountRecord, ApiError> {
     client.get_json("api/v1/account").await

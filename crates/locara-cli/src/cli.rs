@@ -78,6 +78,9 @@ pub enum Command {
     /// Scoped, expiring API tokens for CI and scripts.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Your account: its security events (failed sign-ins and codes, locks).
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Publishers: organisations, members, verification, trusted publishing.
     #[command(subcommand)]
     Publisher(PublisherCommand),
@@ -319,6 +322,17 @@ pub enum TokenCommand {
     },
 }
 
+/// `locara account …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Show recent failed sign-ins, failed or replayed one-time codes and locks, newest first, with the
+    /// client address and token each came from.
+    #[command(
+        after_help = "An event you do not recognise means someone has your password or a token: revoke the token\n(`locara token revoke ID`), change your password, and check `locara token list`.\nThe registry keeps the newest 1000 events of the last 90 days."
+    )]
+    Events,
+}
+
 /// `locara publisher …`.
 #[derive(Debug, Subcommand)]
 pub enum PublisherCommand {
@@ -326,6 +340,9 @@ pub enum PublisherCommand {
     Create {
         /// The organisation's name: 2 to 64 lower-case letters, digits and '-', starting with a letter.
         name: PublisherName,
+        /// The fresh one-time code.
+        #[command(flatten)]
+        otp: OtpArg,
     },
     /// Show a publisher: how it is verified, members, keys, apps, trusted issuers.
     Show {
@@ -437,6 +454,9 @@ pub enum AppCommand {
         /// The source repository: an https:// URL (file:// only for a registry on the same machine).
         #[arg(long, value_name = "URL")]
         repository: String,
+        /// The fresh one-time code.
+        #[command(flatten)]
+        otp: OtpArg,
     },
 }
 

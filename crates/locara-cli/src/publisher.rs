@@ -267,13 +267,19 @@ fn publisher_path(name: &PublisherName) -> String {
     format!("api/v1/publishers/{name}")
 }
 
-/// `POST /api/v1/publishers`: creates an organisation with the caller as its first owner.
+/// `POST /api/v1/publishers`: creates an organisation with the caller as its first owner (a fresh code).
 pub async fn create_publisher(
     client: &ApiClient,
     name: &PublisherName,
+    code: &OneTimeCode,
 ) -> Result<PublisherRecord, ApiError> {
     client
-        .post_json("api/v1/publishers", &NameBody { name })
+        .send_json_with_otp(
+            Method::POST,
+            "api/v1/publishers",
+            Some(&NameBody { name }),
+            Some(code),
+        )
         .await
 }
 
@@ -412,14 +418,20 @@ pub async fn revoke_key(
         .await
 }
 
-/// `POST /api/v1/apps`: registers an app name for a verified publisher.
+/// `POST /api/v1/apps`: registers an app name for a verified publisher (a fresh code).
 pub async fn register_app(
     client: &ApiClient,
     name: &AppName,
     repository: &str,
+    code: &OneTimeCode,
 ) -> Result<AppRecord, ApiError> {
     client
-        .post_json("api/v1/apps", &AppBody { name, repository })
+        .send_json_with_otp(
+            Method::POST,
+            "api/v1/apps",
+            Some(&AppBody { name, repository }),
+            Some(code),
+        )
         .await
 }
 

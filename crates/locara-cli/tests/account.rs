@@ -338,6 +338,87 @@ fn commands_that_need_an_account_say_to_log_in_first() {
     let world = World::start();
     let run = world.client.run(&["token", "list"]).exits(1);
     assert!(run.stderr.contains("locara login"), "{}", run.stderr);
-    let run = world.client.run(&["publisher", "create", "acme"]).exits(1);
+    let run = world
+        .client
+        .run(&["publisher", "create", "acme", "--otp", "123456"])
+        .exits(1);
     assert!(run.stderr.contains("locara login"), "{}", run.stderr);
+}
+
+#[test]
+fn account_events_show_failed_sign_ins_and_codes_with_their_address() {
+    let world = World::start();
+    let client = &world.client;
+    let _authenticator = world.sign_up_with_two_factor("alice");
+    let run = client.run(&["account", "events"]).success();
+    assert!(run.stdout.contains("No failed sign-ins"), "{}", run.stdout);
+
+    // Someone else tries alice's account: a wrong password, then the right one with a wrong code.
+    let other = Client::new();
+    other
+        .run(&[
+            "registry",
+            "add",
+            "main",
+            &world.registry.url,
+            "--root",
+            &world.registry.digest(),
+        ])
+        .success();
+    other
+        .run_with_input(
+            &[
+                "login",
+                "--username",
+                "alice",
+                "--password-stdin",
+                "--otp",
+                "123456",
+            ],
+            "a wrong password guess",
+        )
+        .exits(1);
+    let wrong_code = "000000";
+    other
+        .run_with_input(
+            &[
+                "login",
+                "--username",
+                "alice",
+                "--password-stdin",
+                "--otp",
+                wrong_code,
+            ],
+            PASSWORD,
+        )
+        .exits(1);
+
+    let events = client
+        .run(&["--json", "account", "events"])
+        .success()
+        .json();
+    let events = events.as_array().unwrap();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["code-failed", "password-failed"], "newest first");
+    for event in events {
+        assert_eq!(event["client_address"], "127.0.0.1", "{event}");
+        assert_eq!(event["token_id"], serde_json::Value::Null, "{event}");
+        assert!(event["at"].as_str().unwrap().ends_with('Z'), "{event}");
+    }
+    let run = client.run(&["account", "events"]).success();
+    for expected in [
+        "password-failed",
+        "code-failed",
+        "127.0.0.1",
+        "sign-in",
+        "Not you?",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains(wrong_code), "{}", run.stdout);
+    // Without the signed-in session nothing is shown.
+    other.run(&["account", "events"]).exits(1);
 }

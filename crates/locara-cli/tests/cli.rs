@@ -39,6 +39,8 @@ fn every_command_has_help() {
         &["publisher", "trust"],
         &["app"],
         &["app", "register"],
+        &["account"],
+        &["account", "events"],
     ] {
         let mut args = command.to_vec();
         args.push("--help");
@@ -249,6 +251,17 @@ fn missing_passwords_codes_and_names_are_usage_errors_before_anything_is_looked_
             "--otp",
         ),
         (&["app", "register", "acme/notes"], "--repository"),
+        (
+            &[
+                "app",
+                "register",
+                "acme/notes",
+                "--repository",
+                "https://git.example/acme/notes",
+            ],
+            "--otp",
+        ),
+        (&["publisher", "create", "acme"], "--otp"),
         (
             &[
                 "app",

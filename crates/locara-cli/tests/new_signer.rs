@@ -67,7 +67,10 @@ fn a_release_by_a_newly_added_member_cools_down_and_is_never_applied_unattended(
     let alice = &publishing.world.client;
 
     // The owner's organisation, verified by DNS, with its own key and app, and a first release.
-    alice.run(&["publisher", "create", "acme"]).success();
+    let code = publishing.authenticator.code();
+    alice
+        .run(&["publisher", "create", "acme", "--otp", &code])
+        .success();
     let challenge = alice
         .run(&[
             "--json",
@@ -118,6 +121,8 @@ fn a_release_by_a_newly_added_member_cools_down_and_is_never_applied_unattended(
             "acme/journal",
             "--repository",
             &repository.file_url(),
+            "--otp",
+            &publishing.authenticator.code(),
         ])
         .success();
     let publish = |client: &Client, key: &str, code: &str| {

@@ -11,9 +11,24 @@ use support::{Client, PASSWORD, World};
 fn publishers_are_created_and_shown_with_their_verification() {
     let world = World::start();
     let client = &world.client;
-    world.sign_up_with_two_factor("alice");
+    let mut authenticator = world.sign_up_with_two_factor("alice");
 
-    let run = client.run(&["publisher", "create", "acme"]).success();
+    // A fresh code is needed: a stolen token alone cannot create publishers.
+    let run = client.run(&["publisher", "create", "acme"]).exits(2);
+    assert!(run.stderr.contains("--otp"), "{}", run.stderr);
+    let run = client
+        .run(&["publisher", "create", "acme", "--otp", "000000"])
+        .exits(1);
+    assert!(run.stderr.contains("otp-invalid"), "{}", run.stderr);
+    let run = client
+        .run(&[
+            "publisher",
+            "create",
+            "acme",
+            "--otp",
+            &authenticator.code(),
+        ])
+        .success();
     assert!(
         run.stdout.starts_with("Publisher acme (NOT VERIFIED)"),
         "{}",
@@ -57,11 +72,16 @@ fn publishers_are_created_and_shown_with_their_verification() {
         run.stdout
     );
 
-    let run = client.run(&["publisher", "create", "acme"]).exits(1);
+    // Refused before the code is looked at: the code sent is not spent.
+    let run = client
+        .run(&["publisher", "create", "acme", "--otp", "123456"])
+        .exits(1);
     assert!(run.stderr.contains("conflict"), "{}", run.stderr);
     let run = client.run(&["publisher", "show", "nobody"]).exits(1);
     assert!(run.stderr.contains("not-found"), "{}", run.stderr);
-    client.run(&["publisher", "create", "Acme"]).exits(2);
+    client
+        .run(&["publisher", "create", "Acme", "--otp", "123456"])
+        .exits(2);
 }
 
 #[test]
@@ -69,7 +89,15 @@ fn a_local_key_is_registered_listed_and_revoked() {
     let world = World::start();
     let client = &world.client;
     let mut authenticator = world.sign_up_with_two_factor("alice");
-    client.run(&["publisher", "create", "acme"]).success();
+    client
+        .run(&[
+            "publisher",
+            "create",
+            "acme",
+            "--otp",
+            &authenticator.code(),
+        ])
+        .success();
 
     let run = client
         .run(&["keys", "register", "--publisher", "acme", "--otp", "123456"])
@@ -179,8 +207,17 @@ fn a_local_key_is_registered_listed_and_revoked() {
 #[test]
 fn an_unverified_publisher_cannot_register_an_app() {
     let world = World::start();
-    world.sign_up_with_two_factor("alice");
-    world.client.run(&["publisher", "create", "acme"]).success();
+    let mut authenticator = world.sign_up_with_two_factor("alice");
+    world
+        .client
+        .run(&[
+            "publisher",
+            "create",
+            "acme",
+            "--otp",
+            &authenticator.code(),
+        ])
+        .success();
     let run = world
         .client
         .run(&[
@@ -189,6 +226,8 @@ fn an_unverified_publisher_cannot_register_an_app() {
             "acme/notes",
             "--repository",
             "https://git.example/acme/notes",
+            "--otp",
+            "123456",
         ])
         .exits(1);
     assert!(
@@ -209,6 +248,8 @@ fn an_unverified_publisher_cannot_register_an_app() {
             "acme",
             "--repository",
             "https://x.example/y",
+            "--otp",
+            "123456",
         ])
         .exits(2);
 }
@@ -217,7 +258,10 @@ fn an_unverified_publisher_cannot_register_an_app() {
 fn an_account_without_two_factor_can_only_read() {
     let world = World::start();
     world.sign_up_and_log_in("alice");
-    let run = world.client.run(&["publisher", "create", "acme"]).exits(1);
+    let run = world
+        .client
+        .run(&["publisher", "create", "acme", "--otp", "123456"])
+        .exits(1);
     assert!(run.stderr.contains("two-factor-required"), "{}", run.stderr);
     assert!(run.stderr.contains("locara 2fa enable"), "{}", run.stderr);
 }
@@ -230,7 +274,15 @@ fn dns_verification_lets_a_publisher_register_apps_and_trust_an_issuer() {
     let world = World::start_with(&[("LOCARA_REGISTRY_DNS_RESOLVER", &resolver)]);
     let client = &world.client;
     let mut authenticator = world.sign_up_with_two_factor("alice");
-    client.run(&["publisher", "create", "acme"]).success();
+    client
+        .run(&[
+            "publisher",
+            "create",
+            "acme",
+            "--otp",
+            &authenticator.code(),
+        ])
+        .success();
     let domain = "acme.example.test";
 
     let challenge = client
@@ -322,6 +374,8 @@ fn dns_verification_lets_a_publisher_register_apps_and_trust_an_issuer() {
             "acme/notes",
             "--repository",
             "https://git.example/acme/notes",
+            "--otp",
+            &authenticator.code(),
         ])
         .success()
         .json();
@@ -335,6 +389,8 @@ fn dns_verification_lets_a_publisher_register_apps_and_trust_an_issuer() {
             "acme/n0tes",
             "--repository",
             "https://git.example/acme/notes",
+            "--otp",
+            "123456",
         ])
         .exits(1);
     assert!(run.stderr.contains("name-collision"), "{}", run.stderr);
@@ -389,7 +445,15 @@ fn owners_add_and_remove_members_with_a_code() {
     let world = World::start();
     let client = &world.client;
     let mut authenticator = world.sign_up_with_two_factor("alice");
-    client.run(&["publisher", "create", "acme"]).success();
+    client
+        .run(&[
+            "publisher",
+            "create",
+            "acme",
+            "--otp",
+            &authenticator.code(),
+        ])
+        .success();
     // Bob signs up on his own machine.
     let bob = Client::new();
     bob.run(&[

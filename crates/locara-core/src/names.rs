@@ -288,6 +288,8 @@ pub enum Compared {
     Slug,
     /// The full `publisher/app` names.
     FullName,
+    /// Two publisher names.
+    Publisher,
 }
 
 /// Why a candidate name collides with an existing one.
@@ -314,8 +316,8 @@ pub enum CollisionReason {
 pub struct Collision {
     /// The name that was attempted, as given.
     pub candidate: String,
-    /// The existing name it collides with.
-    pub existing: AppName,
+    /// The existing name it collides with: `publisher/app`, or a publisher name.
+    pub existing: String,
     /// Why it collides.
     pub reason: CollisionReason,
 }
@@ -364,7 +366,7 @@ pub fn check_canonical_collision<'a>(
         if canonical(&name.to_string()) == canonical_candidate {
             return Err(Collision {
                 candidate: candidate.to_owned(),
-                existing: name.clone(),
+                existing: name.to_string(),
                 reason: CollisionReason::SameCanonicalForm {
                     canonical: canonical_candidate,
                 },
@@ -374,9 +376,26 @@ pub fn check_canonical_collision<'a>(
     Ok(())
 }
 
+/// The largest edit distance at which two canonical publisher names of this length still collide.
+///
+/// Length 0–3: 0 (only identical canonical forms); 4–8: 1; 9 or more: 2. One step stricter than
+/// [`edit_distance_threshold`] for four-letter names: a publisher name is compared alone, not inside a
+/// longer `publisher/app`, and short brand names (`acme`) are the ones impersonated (ADR 0015).
+pub fn publisher_edit_distance_threshold(canonical_length: usize) -> usize {
+    match canonical_length {
+        0..=3 => 0,
+        4..=8 => 1,
+        _ => 2,
+    }
+}
+
 fn within_threshold(a: &str, b: &str) -> Option<(usize, usize)> {
+    within(a, b, edit_distance_threshold)
+}
+
+fn within(a: &str, b: &str, threshold_for: fn(usize) -> usize) -> Option<(usize, usize)> {
     let length = a.chars().count().min(b.chars().count());
-    let threshold = edit_distance_threshold(length);
+    let threshold = threshold_for(length);
     let distance = strsim::damerau_levenshtein(a, b);
     (distance <= threshold).then_some((distance, threshold))
 }
@@ -415,7 +434,7 @@ pub fn check_typosquat<'a>(
             if let Some((distance, threshold)) = within_threshold(mine, &theirs) {
                 return Err(Collision {
                     candidate: candidate.to_owned(),
-                    existing: name.clone(),
+                    existing: name.to_string(),
                     reason: CollisionReason::EditDistance {
                         distance,
                         threshold,
@@ -423,6 +442,40 @@ pub fn check_typosquat<'a>(
                     },
                 });
             }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a new publisher name `candidate` that is a likely look-alike of one of the `verified`
+/// publishers: the same Damerau-Levenshtein rule on canonical forms as [`check_typosquat`], with
+/// [`publisher_edit_distance_threshold`]. A verified publisher with exactly the candidate's name is
+/// skipped (a publisher is not its own look-alike); identical canonical forms are refused earlier, by the
+/// canonical-form check every publisher name gets.
+pub fn check_publisher_typosquat<'a>(
+    candidate: &str,
+    verified: impl IntoIterator<Item = &'a PublisherName>,
+) -> Result<(), Collision> {
+    let canonical_candidate = canonical(candidate);
+    for name in verified {
+        if name.as_str() == candidate {
+            continue;
+        }
+        let theirs = canonical(name.as_str());
+        if let Some((distance, threshold)) = within(
+            &canonical_candidate,
+            &theirs,
+            publisher_edit_distance_threshold,
+        ) {
+            return Err(Collision {
+                candidate: candidate.to_owned(),
+                existing: name.to_string(),
+                reason: CollisionReason::EditDistance {
+                    distance,
+                    threshold,
+                    compared: Compared::Publisher,
+                },
+            });
         }
     }
     Ok(())
@@ -513,6 +566,51 @@ mod tests {
             "acme/x1/y1".parse::<AppName>(),
             Err(NameError::Shape { .. })
         ));
+    }
+
+    #[test]
+    fn publisher_look_alikes_of_verified_publishers_are_refused_naming_the_original() {
+        let verified: Vec<PublisherName> = ["acme", "contoso-labs", "ivy"]
+            .iter()
+            .map(|name| name.parse().unwrap())
+            .collect();
+        for (candidate, original, distance) in [
+            ("acmee", "acme", 1),
+            ("acme1", "acme", 1),
+            ("acne", "acme", 1),
+            ("came", "acme", 1),
+            ("contoso-lab", "contoso-labs", 1),
+            ("contosolabz", "contoso-labs", 1),
+            ("kontoso-lab", "contoso-labs", 2),
+        ] {
+            let found = check_publisher_typosquat(candidate, &verified).expect_err(candidate);
+            assert_eq!(found.existing, original, "{candidate}");
+            assert_eq!(
+                found.reason,
+                CollisionReason::EditDistance {
+                    distance,
+                    threshold: publisher_edit_distance_threshold(
+                        canonical(candidate).len().min(canonical(original).len())
+                    ),
+                    compared: Compared::Publisher,
+                },
+                "{candidate}"
+            );
+            let message = found.to_string();
+            assert!(
+                message.contains(&format!("`{original}`")) && message.contains(candidate),
+                "{message}"
+            );
+        }
+        // Clearly different names, neighbours of a three-letter name, and the publisher itself pass.
+        for candidate in ["acmecorp", "zenith", "ivo", "iva", "acme", "contoso-labs"] {
+            assert_eq!(
+                check_publisher_typosquat(candidate, &verified),
+                Ok(()),
+                "{candidate}"
+            );
+        }
+        assert_eq!(check_publisher_typosquat("acmee", &[]), Ok(()));
     }
 
     #[test]

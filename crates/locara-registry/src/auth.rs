@@ -7,6 +7,8 @@
 //! - a TOTP code is accepted at most once: [`verify_totp`] takes the last step the account used and refuses
 //!   that step and every earlier one, so a code seen by an attacker cannot be replayed, even within its
 //!   30 seconds (RFC 6238 §5.2);
+//! - failed attempts are counted per credential and client address ([`check_attempt_budget`]), never per
+//!   account alone, so an attacker's bad codes cannot lock the owner out (ADR 0068);
 //! - comparisons of secrets are constant-time (argon2's verifier, totp-rs's token comparison, and hashes
 //!   compared as hashes).
 
@@ -37,10 +39,78 @@ pub const RECOVERY_CODE_COUNT: usize = 10;
 /// The prefix of every API token, so secret scanners can find leaked ones.
 pub const API_TOKEN_PREFIX: &str = "locara_pat_";
 
-/// Failed second-factor or password attempts allowed per account within [`FAILURE_WINDOW_SECONDS`].
+/// Failed attempts allowed per credential and client address within [`FAILURE_WINDOW_SECONDS`]: per
+/// (token or session, address) for codes sent with a token, per (username, address) for sign-ins.
 pub const MAX_FAILURES_PER_WINDOW: usize = 5;
-/// The sliding window for [`MAX_FAILURES_PER_WINDOW`], in seconds (15 minutes).
+/// Failed codes allowed per token or session within the window, over all client addresses, so a stolen
+/// token used from many addresses still gets few guesses.
+pub const MAX_FAILURES_PER_TOKEN: usize = 20;
+/// Failed sign-ins allowed per account within the window, over all client addresses: far above the
+/// per-address limit, so an attacker must use many addresses before the owner's sign-in is refused too.
+pub const MAX_SIGN_IN_FAILURES_PER_ACCOUNT: usize = 100;
+/// The sliding window for the failure budgets, in seconds (15 minutes).
 pub const FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
+
+/// A failed attempt, as the failure budgets count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure<'a> {
+    /// When (Unix time).
+    pub at: u64,
+    /// The token or session the attempt carried; `None` for a sign-in.
+    pub token_id: Option<i64>,
+    /// The client address it came from.
+    pub client_address: &'a str,
+}
+
+/// An attempt about to be checked, and so whose failures limit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt<'a> {
+    /// A one-time code sent with an already authenticated token or session.
+    WithToken {
+        /// The token's id.
+        token_id: i64,
+        /// The client address.
+        client_address: &'a str,
+    },
+    /// A sign-in: the password, and the code or recovery code sent with it.
+    SignIn {
+        /// The client address.
+        client_address: &'a str,
+    },
+}
+
+/// Whether `attempt` may be checked at `now`, given the account's failed attempts (any order).
+///
+/// Only failures of the same credential count: an attacker's bad codes sent with a stolen token, or bad
+/// sign-ins from the attacker's address, never use up the budget of the owner's own session or address.
+/// Checked before the password or code is looked at, so a locked credential gives an attacker no signal.
+pub fn check_attempt_budget(
+    failures: &[Failure<'_>],
+    attempt: Attempt<'_>,
+    now: u64,
+) -> Result<(), AuthError> {
+    let (token_id, address, ceiling) = match attempt {
+        Attempt::WithToken {
+            token_id,
+            client_address,
+        } => (Some(token_id), client_address, MAX_FAILURES_PER_TOKEN),
+        Attempt::SignIn { client_address } => {
+            (None, client_address, MAX_SIGN_IN_FAILURES_PER_ACCOUNT)
+        }
+    };
+    let same_credential: Vec<&Failure<'_>> = failures
+        .iter()
+        .filter(|failure| failure.token_id == token_id)
+        .collect();
+    let from_address: Vec<u64> = same_credential
+        .iter()
+        .filter(|failure| failure.client_address == address)
+        .map(|failure| failure.at)
+        .collect();
+    check_failure_budget(&from_address, now, MAX_FAILURES_PER_WINDOW)?;
+    let everywhere: Vec<u64> = same_credential.iter().map(|failure| failure.at).collect();
+    check_failure_budget(&everywhere, now, ceiling)
+}
 
 /// Why a password, code or token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -222,21 +292,21 @@ pub fn verify_totp(
     }
 }
 
-/// Whether an account with these failed attempts (Unix times, any order) may try again at `now`. Checked
-/// before the password or code is looked at, so a locked account gives an attacker no signal at all.
-pub fn check_failure_budget(failures: &[u64], now: u64) -> Result<(), AuthError> {
+/// Whether fewer than `limit` of these failed attempts (Unix times, any order) fall in the window ending
+/// at `now`; otherwise when the attempt is allowed again.
+pub fn check_failure_budget(failures: &[u64], now: u64, limit: usize) -> Result<(), AuthError> {
     let window_start = now.saturating_sub(FAILURE_WINDOW_SECONDS);
     let mut recent: Vec<u64> = failures
         .iter()
         .copied()
         .filter(|&time| time > window_start && time <= now)
         .collect();
-    if recent.len() < MAX_FAILURES_PER_WINDOW {
+    if recent.len() < limit {
         return Ok(());
     }
     recent.sort_unstable();
     // The attempt is allowed again once enough failures have left the window.
-    let unlock_at = recent[recent.len() - MAX_FAILURES_PER_WINDOW] + FAILURE_WINDOW_SECONDS;
+    let unlock_at = recent[recent.len() - limit] + FAILURE_WINDOW_SECONDS;
     Err(AuthError::RateLimited {
         failures: recent.len(),
         retry_after: unlock_at.saturating_sub(now).max(1),
@@ -378,25 +448,147 @@ mod tests {
     fn the_sixth_failure_in_fifteen_minutes_locks_until_the_first_leaves_the_window() {
         let now = 1_800_000_000;
         let failures: Vec<u64> = (0..4).map(|n| now - 600 + n * 60).collect();
-        assert_eq!(check_failure_budget(&failures, now), Ok(()));
+        let limit = MAX_FAILURES_PER_WINDOW;
+        assert_eq!(check_failure_budget(&failures, now, limit), Ok(()));
         let mut failures = failures;
         failures.push(now - 10);
         let first = now - 600;
         assert_eq!(
-            check_failure_budget(&failures, now),
+            check_failure_budget(&failures, now, limit),
             Err(AuthError::RateLimited {
                 failures: 5,
                 retry_after: first + FAILURE_WINDOW_SECONDS - now
             })
         );
-        assert!(check_failure_budget(&failures, first + FAILURE_WINDOW_SECONDS - 1).is_err());
+        assert!(
+            check_failure_budget(&failures, first + FAILURE_WINDOW_SECONDS - 1, limit).is_err()
+        );
         assert_eq!(
-            check_failure_budget(&failures, first + FAILURE_WINDOW_SECONDS),
+            check_failure_budget(&failures, first + FAILURE_WINDOW_SECONDS, limit),
             Ok(())
         );
         // Failures older than the window do not count.
         let old: Vec<u64> = (0..50).map(|n| now - FAILURE_WINDOW_SECONDS - n).collect();
-        assert_eq!(check_failure_budget(&old, now), Ok(()));
+        assert_eq!(check_failure_budget(&old, now, limit), Ok(()));
+    }
+
+    #[test]
+    fn an_attackers_failures_never_use_up_the_owners_budget() {
+        let now = 1_800_000_000;
+        let attacker = "192.0.2.66";
+        let owner = "198.51.100.7";
+        let stolen = |at| Failure {
+            at,
+            token_id: Some(7),
+            client_address: attacker,
+        };
+        let failures: Vec<Failure<'_>> = (0..50).map(|n| stolen(now - n)).collect();
+        // The stolen token is locked from the attacker's address...
+        assert!(matches!(
+            check_attempt_budget(
+                &failures,
+                Attempt::WithToken {
+                    token_id: 7,
+                    client_address: attacker
+                },
+                now
+            ),
+            Err(AuthError::RateLimited { .. })
+        ));
+        // ...while the owner's own session, and a sign-in from the owner's address, are not.
+        assert_eq!(
+            check_attempt_budget(
+                &failures,
+                Attempt::WithToken {
+                    token_id: 8,
+                    client_address: owner
+                },
+                now
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_attempt_budget(
+                &failures,
+                Attempt::SignIn {
+                    client_address: owner
+                },
+                now
+            ),
+            Ok(())
+        );
+        // The attacker's sign-ins fail from their own address only.
+        let sign_ins: Vec<Failure<'_>> = (0..5)
+            .map(|n| Failure {
+                at: now - n,
+                token_id: None,
+                client_address: attacker,
+            })
+            .collect();
+        assert!(
+            check_attempt_budget(
+                &sign_ins,
+                Attempt::SignIn {
+                    client_address: attacker
+                },
+                now
+            )
+            .is_err()
+        );
+        assert_eq!(
+            check_attempt_budget(
+                &sign_ins,
+                Attempt::SignIn {
+                    client_address: owner
+                },
+                now
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn many_addresses_meet_the_per_token_and_per_account_ceilings() {
+        let now = 1_800_000_000;
+        let addresses: Vec<String> = (0..200)
+            .map(|n| format!("10.0.{}.{}", n / 256, n % 256))
+            .collect();
+        // Four failures from each address stay under the per-address limit...
+        let spread = |token_id, count: usize| -> Vec<Failure<'_>> {
+            addresses
+                .iter()
+                .take(count)
+                .flat_map(|address| {
+                    (0..4).map(move |n| Failure {
+                        at: now - n,
+                        token_id,
+                        client_address: address,
+                    })
+                })
+                .collect()
+        };
+        let fresh = "203.0.113.1";
+        // ...but a stolen token reaches its ceiling after MAX_FAILURES_PER_TOKEN, from any address,
+        let token_failures = spread(Some(7), MAX_FAILURES_PER_TOKEN / 4);
+        let token_attempt = Attempt::WithToken {
+            token_id: 7,
+            client_address: fresh,
+        };
+        assert!(check_attempt_budget(&token_failures, token_attempt, now).is_err());
+        let token_failures = spread(Some(7), MAX_FAILURES_PER_TOKEN / 4 - 1);
+        assert_eq!(
+            check_attempt_budget(&token_failures, token_attempt, now),
+            Ok(())
+        );
+        // ...and sign-ins reach the account's ceiling only far above the per-address limit.
+        let sign_in = Attempt::SignIn {
+            client_address: fresh,
+        };
+        let below = spread(None, MAX_SIGN_IN_FAILURES_PER_ACCOUNT / 4 - 1);
+        assert_eq!(check_attempt_budget(&below, sign_in, now), Ok(()));
+        let at_ceiling = spread(None, MAX_SIGN_IN_FAILURES_PER_ACCOUNT / 4);
+        assert!(check_attempt_budget(&at_ceiling, sign_in, now).is_err());
+        const { assert!(MAX_SIGN_IN_FAILURES_PER_ACCOUNT >= 10 * MAX_FAILURES_PER_WINDOW) };
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Every setting, its default and its environment variable are listed in `docs/registry.md`; keep that table
 //! and [`Config::default`] in step.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -63,6 +63,9 @@ pub struct Config {
     /// How long a worker holds a build without renewing its lease (it renews every third of it); a killed
     /// worker's build is taken over this long after its last renewal.
     pub build_lease_seconds: u64,
+    /// Reverse proxies whose `X-Forwarded-For` header names the client (ADR 0067). Empty (the default):
+    /// the client address is the connection's peer address and the header is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -90,6 +93,7 @@ impl Default for Config {
             build_max_artifact_bytes: 512 * 1024 * 1024,
             require_reproducible: false,
             build_lease_seconds: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -125,7 +129,7 @@ pub enum ConfigError {
     },
     /// An environment variable with the registry's prefix is not a setting.
     #[error(
-        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_SECONDS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES, LOCARA_REGISTRY_REQUIRE_REPRODUCIBLE, LOCARA_REGISTRY_BUILD_LEASE_SECONDS"
+        "environment variable {variable} is not a registry setting; known: LOCARA_REGISTRY_CONFIG, LOCARA_REGISTRY_LISTEN, LOCARA_REGISTRY_DATA, LOCARA_REGISTRY_PUBLIC_URL, LOCARA_REGISTRY_LOG_ORIGIN, LOCARA_REGISTRY_ROOT_EXPIRY_DAYS, LOCARA_REGISTRY_FRESHNESS_HOURS, LOCARA_REGISTRY_TIMESTAMP_INTERVAL_SECONDS, LOCARA_REGISTRY_DNS_RESOLVER, LOCARA_REGISTRY_SESSION_DAYS, LOCARA_REGISTRY_TOKEN_MAX_DAYS, LOCARA_REGISTRY_TRUSTED_PUBLISHING_MINUTES, LOCARA_REGISTRY_OIDC_ALLOW_HTTP_LOOPBACK, LOCARA_REGISTRY_MAX_BODY_BYTES, LOCARA_REGISTRY_REQUEST_TIMEOUT_SECONDS, LOCARA_REGISTRY_COOLDOWN_SECONDS, LOCARA_REGISTRY_STATEMENT_MAX_AGE_SECONDS, LOCARA_REGISTRY_BUILD_WORKERS, LOCARA_REGISTRY_BUILD_TIMEOUT_SECONDS, LOCARA_REGISTRY_BUILD_LOG_MAX_BYTES, LOCARA_REGISTRY_BUILD_MAX_ARTIFACT_BYTES, LOCARA_REGISTRY_REQUIRE_REPRODUCIBLE, LOCARA_REGISTRY_BUILD_LEASE_SECONDS, LOCARA_REGISTRY_TRUSTED_PROXIES"
     )]
     UnknownVariable {
         /// The variable.
@@ -295,6 +299,17 @@ impl Config {
             }
             "REQUIRE_REPRODUCIBLE" => {
                 self.require_reproducible = value.parse().map_err(|_| invalid("true or false"))?
+            }
+            "TRUSTED_PROXIES" => {
+                self.trusted_proxies = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|address| !address.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        invalid("comma-separated IP addresses, such as 10.0.0.1,10.0.0.2")
+                    })?
             }
             "BUILD_MAX_ARTIFACT_BYTES" => {
                 self.build_max_artifact_bytes = value
@@ -510,6 +525,38 @@ mod tests {
         .unwrap();
         assert_eq!(with_flags.listen.port(), 9100);
         assert_eq!(with_flags.data, PathBuf::from("/srv/c"));
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_a_comma_separated_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("registry.toml");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.1\", \"::1\"]\n").unwrap();
+        let config = Config::load(Some(&file), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            [
+                "10.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        let config = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_TRUSTED_PROXIES", "10.0.0.2, 10.0.0.3")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        let error = Config::load(
+            None,
+            env(&[("LOCARA_REGISTRY_TRUSTED_PROXIES", "proxy.example")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("comma-separated IP addresses"),
+            "{error}"
+        );
     }
 
     #[test]

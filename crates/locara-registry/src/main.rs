@@ -370,8 +370,12 @@ fn serve(
                 tracing::warn!(%error, "could not set TCP_NODELAY on a connection");
             }
         });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+        // Peer addresses reach the handlers: failures are counted and shown per client address.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
             .await
             .context("the server stopped")
     })

@@ -242,6 +242,269 @@ async fn repeated_failures_are_rate_limited_even_for_the_right_password() {
     assert_eq!((reply.status, reply.problem()), (401, "login-failed"));
 }
 
+/// Bad and replayed codes sent with a stolen admin token from one address lock that token there, and the
+/// owner's valid code from their own session and address is accepted while the attacker is locked out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attackers_bad_codes_lock_the_stolen_token_not_the_owner() {
+    let data = tempfile::tempdir().unwrap();
+    let log_path = data.path().join("server.log");
+    let server = common::start_logging(
+        &data.path().join("registry"),
+        &[("LOCARA_LOG_FORMAT", "json")],
+        std::process::Stdio::from(std::fs::File::create(&log_path).unwrap()),
+    );
+    let owner_api = Api::from_address(&server.url, "127.0.0.1".parse().unwrap());
+    let attacker_api = Api::from_address(&server.url, "127.0.0.2".parse().unwrap());
+    let mut alice = sign_up_with_two_factor(&owner_api, "alice").await;
+    let code = alice.otp().await;
+    // The attacker saw this code used: replaying it must fail too.
+    let seen_code = code.clone();
+    let body = json!({"name": "laptop", "scopes": ["admin", "publish"], "expires_in_days": 30});
+    let reply = owner_api
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&alice.token),
+            Some(&code),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let stolen = reply.body["token"].as_str().unwrap().to_owned();
+    let stolen_id = reply.body["id"].as_i64().unwrap();
+    let owner_code = alice.otp().await;
+
+    let key_body = || {
+        let key = locara_core::keys::SigningKey::generate().unwrap();
+        json!({"public_key": key.public_key().to_base64()})
+    };
+    let locked = std::sync::Arc::new(tokio::sync::Notify::new());
+    let owner_done = std::sync::Arc::new(tokio::sync::Notify::new());
+    let attacker = {
+        let (locked, owner_done, api) = (locked.clone(), owner_done.clone(), attacker_api.clone());
+        let (stolen, seen_code) = (stolen.clone(), seen_code.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            let mut after_owner = Vec::new();
+            let mut owner_finished = std::pin::pin!(owner_done.notified());
+            let mut done = false;
+            // Bounded, in case the owner's request never completes; normally it ends five attempts after.
+            for attempt in 0..5_000 {
+                let guess = if attempt % 3 == 0 {
+                    seen_code.clone()
+                } else {
+                    format!("{:06}", (attempt * 7919) % 1_000_000)
+                };
+                let reply = api
+                    .call(
+                        "POST",
+                        "/api/v1/publishers/alice/keys",
+                        Some(&stolen),
+                        Some(&guess),
+                        Some(key_body()),
+                    )
+                    .await;
+                let problem = reply.problem().to_owned();
+                if reply.status == 429 {
+                    locked.notify_one();
+                }
+                done = done || is_ready(owner_finished.as_mut());
+                if done {
+                    after_owner.push((reply.status, problem.clone()));
+                }
+                statuses.push((reply.status, problem));
+                if done && after_owner.len() >= 5 {
+                    break;
+                }
+            }
+            (statuses, after_owner)
+        })
+    };
+    let owner = {
+        let (locked, owner_done, api) = (locked.clone(), owner_done.clone(), owner_api.clone());
+        let token = alice.token.clone();
+        tokio::spawn(async move {
+            locked.notified().await;
+            let reply = api
+                .call(
+                    "POST",
+                    "/api/v1/publishers/alice/keys",
+                    Some(&token),
+                    Some(&owner_code),
+                    Some(key_body()),
+                )
+                .await;
+            owner_done.notify_one();
+            (reply.status, reply.body)
+        })
+    };
+    let (owner_status, owner_body) = owner.await.unwrap();
+    let (statuses, after_owner) = attacker.await.unwrap();
+    assert_eq!(owner_status, 201, "the owner was locked out: {owner_body}");
+    let first_locked = statuses
+        .iter()
+        .position(|(status, _)| *status == 429)
+        .expect("the attacker was never rate limited");
+    assert_eq!(
+        first_locked,
+        locara_registry::auth::MAX_FAILURES_PER_WINDOW,
+        "{statuses:?}"
+    );
+    for (status, problem) in &statuses[..first_locked] {
+        assert!(
+            *status == 401 && (problem == "otp-invalid" || problem == "otp-replayed"),
+            "{statuses:?}"
+        );
+    }
+    assert!(
+        statuses[first_locked..]
+            .iter()
+            .all(|(status, problem)| *status == 429 && problem == "rate-limited"),
+        "{statuses:?}"
+    );
+    assert!(
+        !after_owner.is_empty(),
+        "the attacker stopped before the owner acted"
+    );
+
+    // The owner sees what happened: failed and replayed codes and the lock, with the attacker's address
+    // and the stolen token's id; nothing from the owner's own address.
+    let reply = owner_api
+        .call(
+            "GET",
+            "/api/v1/account/events",
+            Some(&alice.token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let events = reply.body.as_array().unwrap();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[0], "locked", "newest first: {kinds:?}");
+    assert!(
+        kinds.contains(&"code-failed") && kinds.contains(&"code-replayed"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        events.len(),
+        locara_registry::auth::MAX_FAILURES_PER_WINDOW + 1,
+        "refused-while-locked attempts are logged, not stored: {kinds:?}"
+    );
+    for event in events {
+        assert_eq!(event["client_address"], "127.0.0.2", "{event}");
+        assert_eq!(event["token_id"], stolen_id, "{event}");
+        assert!(event["at"].as_str().unwrap().ends_with('Z'), "{event}");
+    }
+    // The stolen token cannot read them (only a signed-in session can).
+    let reply = attacker_api
+        .call("GET", "/api/v1/account/events", Some(&stolen), None, None)
+        .await;
+    assert_eq!((reply.status, reply.problem()), (403, "session-required"));
+
+    // A password sign-in: the attacker's wrong passwords lock their address only; the owner signs in from
+    // theirs (with a recovery code, so no TOTP step is waited for).
+    for _ in 0..locara_registry::auth::MAX_FAILURES_PER_WINDOW {
+        let body = json!({"username": "alice", "password": "a wrong password guess"});
+        let reply = attacker_api
+            .call("POST", "/api/v1/session", None, None, Some(body))
+            .await;
+        assert_eq!((reply.status, reply.problem()), (401, "login-failed"));
+    }
+    let reply = attacker_api
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            None,
+            Some(login_body("alice", None)),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.problem()),
+        (429, "rate-limited"),
+        "{}",
+        reply.body
+    );
+    let mut body = login_body("alice", None);
+    body["recovery_code"] = json!(alice.recovery_codes[0]);
+    let reply = owner_api
+        .call("POST", "/api/v1/session", None, None, Some(body))
+        .await;
+    assert_eq!(
+        reply.status, 201,
+        "the owner's sign-in was locked: {}",
+        reply.body
+    );
+    let reply = owner_api
+        .call(
+            "GET",
+            "/api/v1/account/events",
+            Some(&alice.token),
+            None,
+            None,
+        )
+        .await;
+    let sign_in_failures: Vec<&serde_json::Value> = reply
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["kind"] == "password-failed")
+        .collect();
+    assert_eq!(
+        sign_in_failures.len(),
+        locara_registry::auth::MAX_FAILURES_PER_WINDOW
+    );
+    assert!(
+        sign_in_failures
+            .iter()
+            .all(|event| event["token_id"].is_null() && event["client_address"] == "127.0.0.2")
+    );
+
+    // The operator's log names the username and address of each failure, never the codes.
+    drop(server);
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let warnings: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["fields"]["message"] == "authentication failure")
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        2 * locara_registry::auth::MAX_FAILURES_PER_WINDOW,
+        "{logs}"
+    );
+    for warning in &warnings {
+        assert_eq!(warning["level"], "WARN", "{warning}");
+        assert_eq!(warning["fields"]["username"], "alice", "{warning}");
+        assert_eq!(
+            warning["fields"]["client_address"], "127.0.0.2",
+            "{warning}"
+        );
+    }
+    for leaked in [
+        seen_code.as_str(),
+        "a wrong password guess",
+        stolen.as_str(),
+    ] {
+        assert!(
+            !logs.contains(leaked),
+            "a secret reached the logs: {leaked}"
+        );
+    }
+}
+
+/// Whether a pinned future has completed, without waiting for it (polled once more after it has).
+fn is_ready<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> bool {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    future.poll(&mut context).is_ready()
+}
+
 #[tokio::test]
 async fn tokens_are_created_under_two_factor_scoped_listed_and_revocable() {
     let (data, _server, api) = server().await;

@@ -42,7 +42,7 @@ async fn world() -> World {
     let api = Api::new(&server.url);
     let mut alice = sign_up_with_two_factor(&api, "alice").await;
     verify_by_dns(&api, &dns, &mut alice, "alice", "alice.example.test").await;
-    register_app(&api, &alice, "alice/notes", REPOSITORY).await;
+    register_app(&api, &mut alice, "alice/notes", REPOSITORY).await;
     let key = register_new_key(&api, &mut alice, "alice").await;
     World {
         _data: data,

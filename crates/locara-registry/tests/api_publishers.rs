@@ -144,14 +144,21 @@ async fn only_verified_publishers_register_apps_and_look_alike_names_are_refused
     let api = &world.api;
     let mut alice = sign_up_with_two_factor(api, "alice").await;
     let mut mallory = sign_up_with_two_factor(api, "mallory").await;
-    let register = |token: String, name: &str| {
+    // Refused requests are sent without a code: every other check comes before the code is asked for.
+    let register = |token: String, code: Option<String>, name: &str| {
         let body = json!({"name": name, "repository": "https://git.example/notes"});
         async move {
-            api.call("POST", "/api/v1/apps", Some(&token), None, Some(body))
-                .await
+            api.call(
+                "POST",
+                "/api/v1/apps",
+                Some(&token),
+                code.as_deref(),
+                Some(body),
+            )
+            .await
         }
     };
-    let reply = register(alice.token.clone(), "alice/notes-search").await;
+    let reply = register(alice.token.clone(), None, "alice/notes-search").await;
     assert_eq!(
         (reply.status, reply.problem()),
         (403, "publisher-unverified")
@@ -159,7 +166,18 @@ async fn only_verified_publishers_register_apps_and_look_alike_names_are_refused
 
     verify_by_dns(&world, &mut alice, "alice", "alice.example.test").await;
     verify_by_dns(&world, &mut mallory, "mallory", "mallory.example.test").await;
-    let reply = register(alice.token.clone(), "alice/notes-search").await;
+    // A stolen admin token alone cannot register an app: a fresh code is needed too.
+    let reply = register(alice.token.clone(), None, "alice/notes-search").await;
+    assert_eq!((reply.status, reply.problem()), (401, "otp-required"));
+    let reply = register(
+        alice.token.clone(),
+        Some("000000".to_owned()),
+        "alice/notes-search",
+    )
+    .await;
+    assert_eq!((reply.status, reply.problem()), (401, "otp-invalid"));
+    let code = alice.otp().await;
+    let reply = register(alice.token.clone(), Some(code), "alice/notes-search").await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(
         api.get("/api/v1/apps/alice/notes-search").await.body["repository"],
@@ -176,7 +194,7 @@ async fn only_verified_publishers_register_apps_and_look_alike_names_are_refused
         (&mallory, "mallory/notes-serch"),        // one letter dropped
         (&mallory, "mallory/notes-saerch"),       // two letters swapped
     ] {
-        let reply = register(owner.token.clone(), candidate).await;
+        let reply = register(owner.token.clone(), None, candidate).await;
         assert_eq!(
             (reply.status, reply.problem()),
             (409, "name-collision"),
@@ -190,16 +208,17 @@ async fn only_verified_publishers_register_apps_and_look_alike_names_are_refused
         );
     }
     // Invalid but not colliding: the name rules speak.
-    let reply = register(mallory.token.clone(), "mallory/Calendar").await;
+    let reply = register(mallory.token.clone(), None, "mallory/Calendar").await;
     assert_eq!(reply.problem(), "invalid-request");
     // A clearly different name is fine; someone else's publisher is not.
+    let code = mallory.otp().await;
     assert_eq!(
-        register(mallory.token.clone(), "mallory/calendar")
+        register(mallory.token.clone(), Some(code), "mallory/calendar")
             .await
             .status,
         201
     );
-    let reply = register(mallory.token.clone(), "alice/calendar-two").await;
+    let reply = register(mallory.token.clone(), None, "alice/calendar-two").await;
     assert_eq!((reply.status, reply.problem()), (403, "not-an-owner"));
     // The repository must be https (or file:// on the registry's machine).
     let body = json!({"name": "mallory/weather", "repository": "http://git.example/w"});
@@ -237,8 +256,9 @@ async fn organisations_members_and_the_last_owner() {
             Some(json!({"name": "acme"})),
         )
         .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    // A look-alike of an existing publisher or account.
+    assert_eq!((reply.status, reply.problem()), (401, "otp-required"));
+    common::api::create_organisation(api, &mut alice, "acme").await;
+    // A look-alike of an existing publisher or account (refused before any code is asked for).
     let reply = api
         .call(
             "POST",
@@ -419,4 +439,80 @@ async fn release_keys_are_registered_and_revoked_with_a_fresh_code_and_logged() 
         timestamp.contains(&digest),
         "timestamp.json does not name the served checkpoint"
     );
+}
+
+#[tokio::test]
+async fn look_alikes_of_a_verified_publisher_are_refused_naming_it() {
+    let world = world().await;
+    let api = &world.api;
+    let mut alice = sign_up_with_two_factor(api, "alice").await;
+    let mut bob = sign_up_with_two_factor(api, "bob").await;
+    common::api::create_organisation(api, &mut alice, "acme").await;
+    // While `acme` is unverified its neighbours are free: an unverified publisher cannot publish, and
+    // anyone could otherwise block a name's whole neighbourhood by creating it first.
+    common::api::create_organisation(api, &mut bob, "acmee").await;
+    verify_by_dns(&world, &mut alice, "acme", "acme.example.test").await;
+
+    let create = |name: &str| {
+        let body = json!({"name": name});
+        let token = bob.token.clone();
+        async move {
+            api.call("POST", "/api/v1/publishers", Some(&token), None, Some(body))
+                .await
+        }
+    };
+    // Refused before a code is asked for, naming the original.
+    for candidate in ["acme1", "acne", "acm", "acmes"] {
+        let reply = create(candidate).await;
+        assert_eq!(
+            (reply.status, reply.problem()),
+            (409, "name-collision"),
+            "{candidate}: {}",
+            reply.body
+        );
+        assert!(
+            reply.detail().contains("`acme`") && reply.detail().contains(candidate),
+            "{candidate}: {}",
+            reply.detail()
+        );
+    }
+    // `acrne` reads as `acme` once folded: the canonical-form rule refuses it, as for any publisher.
+    let reply = create("acrne").await;
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert!(reply.detail().contains("`acme`"), "{}", reply.detail());
+    // An account's personal publisher gets the same rule.
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/accounts",
+            None,
+            None,
+            Some(json!({"username": "acme2", "password": common::api::PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.problem()),
+        (409, "name-collision"),
+        "{}",
+        reply.body
+    );
+    // The look-alike created earlier cannot become verified now.
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/publishers/acmee/verification/dns/check",
+            Some(&bob.token),
+            None,
+            Some(json!({"domain": "acmee.example.test"})),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.problem()),
+        (409, "name-collision"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.detail().contains("`acme`"), "{}", reply.detail());
+    // A clearly different name is fine.
+    common::api::create_organisation(api, &mut bob, "zenith").await;
 }

@@ -48,8 +48,15 @@ async fn world() -> World {
     );
 
     let body = json!({"name": "alice/notes", "repository": "https://git.example/alice/notes"});
+    let code = alice.otp().await;
     let reply = api
-        .call("POST", "/api/v1/apps", Some(&alice.token), None, Some(body))
+        .call(
+            "POST",
+            "/api/v1/apps",
+            Some(&alice.token),
+            Some(&code),
+            Some(body),
+        )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
 

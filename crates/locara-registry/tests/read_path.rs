@@ -29,8 +29,15 @@ async fn app_indexes_are_signed_by_the_index_key_and_versioned() {
     let mut alice = sign_up_with_two_factor(&api, "alice").await;
     verify_by_dns(&api, &dns, &mut alice, "alice", "alice.example.test").await;
     let body = json!({"name": "alice/notes", "repository": "https://git.example/alice/notes"});
+    let code = alice.otp().await;
     let reply = api
-        .call("POST", "/api/v1/apps", Some(&alice.token), None, Some(body))
+        .call(
+            "POST",
+            "/api/v1/apps",
+            Some(&alice.token),
+            Some(&code),
+            Some(body),
+        )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
 

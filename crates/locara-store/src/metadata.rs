@@ -19,9 +19,9 @@ use locara_core::log::{Hash, Tile, TileKind, consistency_proof, inclusion_proof,
 use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, prefetched_run_error, recorded_reads};
 use crate::records::{
-    Account, AccountId, App, AppListing, Build, Member, MemberRole, NewAccount, NewApp, NewBuild,
-    NewRelease, NewRevocation, NewToken, Notification, OidcTrust, Publisher, PublisherId,
-    PublisherKey, Release, RevocationRecord, TokenRecord,
+    Account, AccountId, App, AppListing, AuthEvent, Build, Member, MemberRole, NewAccount, NewApp,
+    NewAuthEvent, NewBuild, NewRelease, NewRevocation, NewToken, Notification, OidcTrust,
+    Publisher, PublisherId, PublisherKey, Release, RevocationRecord, TokenRecord,
 };
 
 /// What appending a batch of log entries did.
@@ -121,15 +121,24 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         at: u64,
     ) -> Result<bool, StoreError>;
 
-    /// Records a failed password or second-factor attempt.
-    async fn record_auth_failure(&self, account: AccountId, at: u64) -> Result<(), StoreError>;
+    /// Records a security-relevant account event, and in the same transaction drops the account's events
+    /// beyond the newest [`AUTH_EVENTS_KEPT_PER_ACCOUNT`](crate::records::AUTH_EVENTS_KEPT_PER_ACCOUNT) and those older than
+    /// [`AUTH_EVENT_RETENTION_SECONDS`](crate::records::AUTH_EVENT_RETENTION_SECONDS) before it.
+    async fn record_auth_event(&self, event: NewAuthEvent) -> Result<AuthEvent, StoreError>;
 
-    /// The times of failed attempts at or after `since`.
-    async fn auth_failures_since(
+    /// The account's events at or after `since`, oldest first (what the failure budgets count).
+    async fn auth_events_since(
         &self,
         account: AccountId,
         since: u64,
-    ) -> Result<Vec<u64>, StoreError>;
+    ) -> Result<Vec<AuthEvent>, StoreError>;
+
+    /// The account's newest `limit` events, newest first (what its owner is shown).
+    async fn recent_auth_events(
+        &self,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<Vec<AuthEvent>, StoreError>;
 
     /// Stores a new API token.
     async fn create_token(&self, token: NewToken) -> Result<TokenRecord, StoreError>;
@@ -161,6 +170,9 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
 
     /// Every publisher name, for collision checks.
     async fn publisher_names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The names of verified publishers, for the look-alike check on new publisher names.
+    async fn verified_publisher_names(&self) -> Result<Vec<String>, StoreError>;
 
     /// The publishers `account` belongs to, with its role in each.
     async fn publishers_of(

@@ -91,6 +91,81 @@ impl TokenKind {
     }
 }
 
+/// How many account events the store keeps per account (the newest ones).
+pub const AUTH_EVENTS_KEPT_PER_ACCOUNT: usize = 1000;
+/// How long the store keeps an account event, in seconds (90 days).
+pub const AUTH_EVENT_RETENTION_SECONDS: u64 = 90 * 86_400;
+
+/// What a security-relevant account event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthEventKind {
+    /// A sign-in with a wrong password.
+    PasswordFailed,
+    /// A wrong or malformed one-time code.
+    CodeFailed,
+    /// A one-time code whose step was already used.
+    CodeReplayed,
+    /// A wrong or already used recovery code.
+    RecoveryCodeFailed,
+    /// A failure budget ran out: attempts from that credential and address are refused for a while.
+    Locked,
+}
+
+impl AuthEventKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordFailed => "password-failed",
+            Self::CodeFailed => "code-failed",
+            Self::CodeReplayed => "code-replayed",
+            Self::RecoveryCodeFailed => "recovery-code-failed",
+            Self::Locked => "locked",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::PasswordFailed,
+            Self::CodeFailed,
+            Self::CodeReplayed,
+            Self::RecoveryCodeFailed,
+            Self::Locked,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+
+    /// Whether the event is a failed attempt (counted against a failure budget); `Locked` is not.
+    pub fn is_failure(self) -> bool {
+        self != Self::Locked
+    }
+}
+
+/// A security-relevant event to record for an account (never a secret or a code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthEvent {
+    /// The account it concerns.
+    pub account_id: AccountId,
+    /// When.
+    pub at: u64,
+    /// What happened.
+    pub kind: AuthEventKind,
+    /// The client's address, as the registry determined it.
+    pub client_address: String,
+    /// The token or session the request carried; `None` for a password sign-in.
+    pub token_id: Option<i64>,
+}
+
+/// A stored account event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthEvent {
+    /// Its id (increasing with time).
+    pub id: i64,
+    /// The event.
+    pub event: NewAuthEvent,
+}
+
 /// A new API token; only the hash of its secret is stored.
 #[derive(Debug, Clone)]
 pub struct NewToken {

@@ -21,9 +21,9 @@ use crate::error::StoreError;
 use crate::log_hashes::{PrefetchedHashStore, append_hashes, hashes_read_by_append};
 use crate::metadata::{AppendedEntries, MetadataStore, StoredCheckpoint};
 use crate::records::{
-    Account, AccountId, App, AppListing, Build, Member, MemberRole, NewAccount, NewApp, NewBuild,
-    NewRelease, NewRevocation, NewToken, Notification, OidcTrust, Publisher, PublisherId,
-    PublisherKey, Release, RevocationRecord, TokenRecord,
+    Account, AccountId, App, AppListing, AuthEvent, Build, Member, MemberRole, NewAccount, NewApp,
+    NewAuthEvent, NewBuild, NewRelease, NewRevocation, NewToken, Notification, OidcTrust,
+    Publisher, PublisherId, PublisherKey, Release, RevocationRecord, TokenRecord,
 };
 use crate::sqlite_builds as builds;
 use crate::sqlite_records as records;
@@ -395,16 +395,24 @@ impl MetadataStore for SqliteStore {
         records::consume_recovery_code(&self.pool, account, code_hash, at).await
     }
 
-    async fn record_auth_failure(&self, account: AccountId, at: u64) -> Result<(), StoreError> {
-        records::record_auth_failure(&self.pool, account, at).await
+    async fn record_auth_event(&self, event: NewAuthEvent) -> Result<AuthEvent, StoreError> {
+        records::record_auth_event(&self.pool, event).await
     }
 
-    async fn auth_failures_since(
+    async fn auth_events_since(
         &self,
         account: AccountId,
         since: u64,
-    ) -> Result<Vec<u64>, StoreError> {
-        records::auth_failures_since(&self.pool, account, since).await
+    ) -> Result<Vec<AuthEvent>, StoreError> {
+        records::auth_events_since(&self.pool, account, since).await
+    }
+
+    async fn recent_auth_events(
+        &self,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<Vec<AuthEvent>, StoreError> {
+        records::recent_auth_events(&self.pool, account, limit).await
     }
 
     async fn create_token(&self, token: NewToken) -> Result<TokenRecord, StoreError> {
@@ -444,6 +452,10 @@ impl MetadataStore for SqliteStore {
 
     async fn publisher_names(&self) -> Result<Vec<String>, StoreError> {
         records::publisher_names(&self.pool).await
+    }
+
+    async fn verified_publisher_names(&self) -> Result<Vec<String>, StoreError> {
+        records::verified_publisher_names(&self.pool).await
     }
 
     async fn publishers_of(

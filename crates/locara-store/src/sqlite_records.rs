@@ -6,7 +6,8 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::records::{
-    Account, AccountId, App, Member, MemberRole, NewAccount, NewApp, NewToken, OidcTrust,
+    AUTH_EVENT_RETENTION_SECONDS, AUTH_EVENTS_KEPT_PER_ACCOUNT, Account, AccountId, App, AuthEvent,
+    AuthEventKind, Member, MemberRole, NewAccount, NewApp, NewAuthEvent, NewToken, OidcTrust,
     Publisher, PublisherId, PublisherKey, PublisherKind, TokenKind, TokenRecord, Verification,
     parse_publisher_kind,
 };
@@ -288,36 +289,86 @@ pub(crate) async fn consume_recovery_code(
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn record_auth_failure(
-    pool: &SqlitePool,
-    account: AccountId,
-    at: u64,
-) -> Result<()> {
-    sqlx::query("INSERT INTO auth_failures (account_id, at) VALUES (?1, ?2)")
-        .bind(account)
-        .bind(to_db("time", at)?)
-        .execute(pool)
-        .await
-        .map_err(StoreError::database("recording a failed attempt"))?;
-    Ok(())
+const AUTH_EVENT_COLUMNS: &str = "id, account_id, at, kind, client_address, token_id";
+
+fn auth_event_from(row: &SqliteRow) -> Result<AuthEvent> {
+    let kind: String = row.get("kind");
+    Ok(AuthEvent {
+        id: row.get("id"),
+        event: NewAuthEvent {
+            account_id: row.get("account_id"),
+            at: time("event time", row.get("at"))?,
+            kind: AuthEventKind::parse(&kind)
+                .ok_or_else(|| corrupt(format!("unknown account event kind `{kind}`")))?,
+            client_address: row.get("client_address"),
+            token_id: row.get("token_id"),
+        },
+    })
 }
 
-pub(crate) async fn auth_failures_since(
+pub(crate) async fn record_auth_event(pool: &SqlitePool, event: NewAuthEvent) -> Result<AuthEvent> {
+    let operation = "recording an account event";
+    let mut transaction = begin(pool, operation).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO auth_events (account_id, at, kind, client_address, token_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+    )
+    .bind(event.account_id)
+    .bind(to_db("time", event.at)?)
+    .bind(event.kind.as_str())
+    .bind(&event.client_address)
+    .bind(event.token_id)
+    .fetch_one(&mut *transaction)
+    .await
+    .map_err(StoreError::database(operation))?;
+    // Retention: the newest rows per account, none older than the retention period.
+    sqlx::query(
+        "DELETE FROM auth_events WHERE account_id = ?1 AND (at < ?2 OR id NOT IN \
+         (SELECT id FROM auth_events WHERE account_id = ?1 ORDER BY id DESC LIMIT ?3))",
+    )
+    .bind(event.account_id)
+    .bind(to_db(
+        "time",
+        event.at.saturating_sub(AUTH_EVENT_RETENTION_SECONDS),
+    )?)
+    .bind(to_db("event count", AUTH_EVENTS_KEPT_PER_ACCOUNT as u64)?)
+    .execute(&mut *transaction)
+    .await
+    .map_err(StoreError::database(operation))?;
+    commit(transaction, operation).await?;
+    Ok(AuthEvent { id, event })
+}
+
+pub(crate) async fn auth_events_since(
     pool: &SqlitePool,
     account: AccountId,
     since: u64,
-) -> Result<Vec<u64>> {
-    let times: Vec<i64> =
-        sqlx::query_scalar("SELECT at FROM auth_failures WHERE account_id = ?1 AND at >= ?2")
-            .bind(account)
-            .bind(to_db("time", since)?)
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::database("reading failed attempts"))?;
-    times
-        .into_iter()
-        .map(|at| time("failure time", at))
-        .collect()
+) -> Result<Vec<AuthEvent>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {AUTH_EVENT_COLUMNS} FROM auth_events WHERE account_id = ?1 AND at >= ?2 ORDER BY id"
+    )))
+    .bind(account)
+    .bind(to_db("time", since)?)
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::database("reading account events"))?;
+    rows.iter().map(auth_event_from).collect()
+}
+
+pub(crate) async fn recent_auth_events(
+    pool: &SqlitePool,
+    account: AccountId,
+    limit: usize,
+) -> Result<Vec<AuthEvent>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {AUTH_EVENT_COLUMNS} FROM auth_events WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2"
+    )))
+    .bind(account)
+    .bind(to_db("event count", limit as u64)?)
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::database("reading account events"))?;
+    rows.iter().map(auth_event_from).collect()
 }
 
 const TOKEN_COLUMNS: &str =
@@ -488,6 +539,15 @@ pub(crate) async fn publisher_names(pool: &SqlitePool) -> Result<Vec<String>> {
         .fetch_all(pool)
         .await
         .map_err(StoreError::database("listing publishers"))
+}
+
+pub(crate) async fn verified_publisher_names(pool: &SqlitePool) -> Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT name FROM publishers WHERE verified_method IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::database("listing verified publishers"))
 }
 
 fn role_from(text: &str) -> Result<MemberRole> {

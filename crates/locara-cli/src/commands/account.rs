@@ -1,4 +1,4 @@
-//! `locara signup`, `locara login`, `locara logout`.
+//! `locara signup`, `locara login`, `locara logout`, `locara account events`.
 //!
 //! Invariants: the session token goes only into the credential store (0600), never to stdout or stderr;
 //! logout deletes the stored token even when the registry cannot be told, and says so.
@@ -11,13 +11,13 @@ use serde::Serialize;
 
 use crate::account::{self, AccountRecord, SecondFactor, Username};
 use crate::api::{ApiClient, ApiError};
-use crate::cli::{LoginArgs, SignupArgs};
+use crate::cli::{AccountCommand, LoginArgs, SignupArgs};
 use crate::commands::publisher::describe_publisher;
 use crate::commands::{Connected, Context};
 use crate::credentials::{ApiToken, CredentialStore};
 use crate::error::UsageError;
 use crate::names::RegistryName;
-use crate::output::Render;
+use crate::output::{Render, printable, write_table};
 use crate::prompt::{self, PasswordSource};
 use crate::registry::{RegistryEntry, RegistryUrl};
 
@@ -318,5 +318,55 @@ async fn revoke_on_registry(
 ) -> anyhow::Result<()> {
     let Connected { client, .. } = context.connect_anonymously(Some(&entry.name)).await?;
     account::log_out(&client.with_token(token)).await?;
+    Ok(())
+}
+
+/// Runs a `locara account` command.
+pub async fn run(context: &Context, command: AccountCommand) -> anyhow::Result<()> {
+    match command {
+        AccountCommand::Events => events(context).await,
+    }
+}
+
+/// The result of `account events`: newest first.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Events(pub Vec<account::AccountEvent>);
+
+impl Render for Events {
+    fn human(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.0.is_empty() {
+            return writeln!(
+                out,
+                "No failed sign-ins or one-time codes recorded for this account."
+            );
+        }
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|event| {
+                vec![
+                    event.at.to_string(),
+                    printable(&event.kind).into_owned(),
+                    printable(&event.client_address).into_owned(),
+                    event
+                        .token_id
+                        .map_or_else(|| "sign-in".to_owned(), |id| id.to_string()),
+                ]
+            })
+            .collect();
+        write_table(out, &["TIME", "EVENT", "CLIENT ADDRESS", "TOKEN"], &rows)?;
+        writeln!(
+            out,
+            "Not you? Revoke the token (`locara token revoke ID`) and change your password."
+        )
+    }
+}
+
+async fn events(context: &Context) -> anyhow::Result<()> {
+    let connected = context.connect(None).await?;
+    connected.require_login()?;
+    let events = account::events(&connected.client).await?;
+    context.output.print(&Events(events))?;
     Ok(())
 }

@@ -9,12 +9,20 @@ use crate::cli::AppCommand;
 use crate::commands::Context;
 use crate::commands::publisher::{describe_publisher, verification_of};
 use crate::output::{Render, printable};
+use crate::prompt::CodeSource;
 use crate::publisher::{self, AppRecord, Verification};
 
 /// Runs a `locara app` command.
 pub async fn run(context: &Context, command: AppCommand) -> anyhow::Result<()> {
     match command {
-        AppCommand::Register { name, repository } => register(context, &name, &repository).await,
+        AppCommand::Register {
+            name,
+            repository,
+            otp,
+        } => {
+            let code = CodeSource::choose(otp.otp, &context.output)?;
+            register(context, &name, &repository, &code).await
+        }
     }
 }
 
@@ -49,11 +57,17 @@ impl Render for Registered {
     }
 }
 
-async fn register(context: &Context, name: &AppName, repository: &str) -> anyhow::Result<()> {
+async fn register(
+    context: &Context,
+    name: &AppName,
+    repository: &str,
+    code: &CodeSource,
+) -> anyhow::Result<()> {
     let connected = context.connect(None).await?;
     connected.require_login()?;
     let client = &connected.client;
-    let app = publisher::register_app(client, name, repository).await?;
+    let code = code.code(&format!("to register {name}"))?;
+    let app = publisher::register_app(client, name, repository, &code).await?;
     let publisher_verification = verification_of(context, client, &app.publisher).await;
     context.output.print(&Registered {
         app,

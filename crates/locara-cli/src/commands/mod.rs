@@ -124,6 +124,7 @@ pub async fn dispatch(context: &Context, command: Command) -> anyhow::Result<()>
         Command::Logout => account::logout(context).await,
         Command::TwoFactor(command) => two_factor::run(context, command).await,
         Command::Token(command) => token::run(context, command).await,
+        Command::Account(command) => account::run(context, command).await,
         Command::Publisher(command) => publisher::run(context, command).await,
         Command::App(command) => app::run(context, command).await,
         Command::Publish(args) => publish::run(context, args).await,

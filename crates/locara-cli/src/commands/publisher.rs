@@ -28,7 +28,10 @@ pub const MAX_OIDC_TOKEN_BYTES: u64 = 64 * 1024;
 /// Runs a `locara publisher` command.
 pub async fn run(context: &Context, command: PublisherCommand) -> anyhow::Result<()> {
     match command {
-        PublisherCommand::Create { name } => create(context, &name).await,
+        PublisherCommand::Create { name, otp } => {
+            let code = CodeSource::choose(otp.otp, &context.output)?;
+            create(context, &name, &code).await
+        }
         PublisherCommand::Show { name } => show(context, &name).await,
         PublisherCommand::Verify(args) => verify(context, args).await,
         PublisherCommand::Member(command) => member(context, command).await,
@@ -147,10 +150,11 @@ fn write_trust(out: &mut dyn Write, trust: &OidcTrust) -> io::Result<()> {
     )
 }
 
-async fn create(context: &Context, name: &PublisherName) -> anyhow::Result<()> {
+async fn create(context: &Context, name: &PublisherName, code: &CodeSource) -> anyhow::Result<()> {
     let connected = context.connect(None).await?;
     connected.require_login()?;
-    let record = publisher::create_publisher(&connected.client, name).await?;
+    let code = code.code(&format!("to create the organisation {name}"))?;
+    let record = publisher::create_publisher(&connected.client, name, &code).await?;
     context.output.print(&Shown(record))?;
     Ok(())
 }

@@ -968,6 +968,8 @@ impl Publishing {
                 "alice/notes",
                 "--repository",
                 &repository.file_url(),
+                "--otp",
+                &authenticator.code(),
             ])
             .success();
         Self {

@@ -7,12 +7,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use locara_core::events::Event;
 use locara_core::names::PublisherName;
-use locara_store::records::{Account, NewAccount, NewToken, TokenKind, TokenRecord};
+use locara_store::records::{
+    AUTH_EVENTS_KEPT_PER_ACCOUNT, Account, AuthEvent, AuthEventKind, NewAccount, NewToken,
+    TokenKind, TokenRecord,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
-use super::caller::{Caller, SCOPES, check_budget, display_time, now, otp_problem};
+use super::caller::{
+    Caller, ClientAddress, Origin, SCOPES, check_budget, code_failure_kind, display_time, now,
+    otp_problem, record_failure,
+};
 use super::problem::{self, ApiResult, Problem};
 use super::{Body, limits};
 use super::{append_event, publisher_canonical};
@@ -107,6 +113,14 @@ pub async fn sign_up(
         },
     )?;
     let _names = state.names.lock().await;
+    if state
+        .metadata
+        .publisher_by_name(name.as_str())
+        .await?
+        .is_none()
+    {
+        super::publishers::check_publisher_name(&state, name.as_str()).await?;
+    }
     let (account, _) = append_event(&state, async {
         state
             .metadata
@@ -239,6 +253,7 @@ fn login_failed() -> Problem {
         (status = 429, response = problem::RateLimited)))]
 pub async fn login(
     State(state): State<Arc<AppState>>,
+    ClientAddress(client_address): ClientAddress,
     Body(request): Body<Login>,
 ) -> ApiResult<(StatusCode, Json<NewTokenView>)> {
     let password = Zeroizing::new(request.password);
@@ -247,8 +262,12 @@ pub async fn login(
         .account_by_username(&request.username)
         .await?;
     let now = now();
+    let origin = Origin {
+        client_address,
+        token_id: None,
+    };
     if let Some(account) = &account {
-        check_budget(&state, account, now).await?;
+        check_budget(&state, account, &origin, now).await?;
     }
     let stored = account
         .as_ref()
@@ -262,26 +281,40 @@ pub async fn login(
         return Err(login_failed());
     };
     if !matches {
-        state.metadata.record_auth_failure(account.id, now).await?;
+        record_failure(
+            &state,
+            &account,
+            &origin,
+            AuthEventKind::PasswordFailed,
+            now,
+        )
+        .await?;
         return Err(login_failed());
     }
     if account.totp_enabled {
         match (&request.otp, &request.recovery_code) {
-            (Some(code), _) => super::caller::check_totp(&state, &account, code).await?,
+            (Some(code), _) => super::caller::check_totp(&state, &account, code, &origin).await?,
             (None, Some(code)) => {
                 let used = state
                     .metadata
                     .consume_recovery_code(account.id, &auth::recovery_code_hash(code), now)
                     .await?;
                 if !used {
-                    state.metadata.record_auth_failure(account.id, now).await?;
+                    record_failure(
+                        &state,
+                        &account,
+                        &origin,
+                        AuthEventKind::RecoveryCodeFailed,
+                        now,
+                    )
+                    .await?;
                     return Err(Problem::unauthorized(
                         "recovery-code-invalid",
                         "Wrong recovery code",
                         "that recovery code is wrong or was already used; each code works once",
                     ));
                 }
-                tracing::warn!(username = %account.username, "login with a recovery code");
+                tracing::warn!(username = %account.username, client_address = %origin.client_address, "login with a recovery code");
             }
             (None, None) => {
                 return Err(Problem::unauthorized(
@@ -305,7 +338,7 @@ pub async fn login(
         },
     )
     .await?;
-    tracing::info!(username = %account.username, token_id = view.record.id, "signed in");
+    tracing::info!(username = %account.username, client_address = %origin.client_address, token_id = view.record.id, "signed in");
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -399,7 +432,8 @@ pub async fn confirm_two_factor(
     caller.require_session()?;
     let account = &caller.account;
     let now = now();
-    check_budget(&state, account, now).await?;
+    let origin = caller.origin();
+    check_budget(&state, account, &origin, now).await?;
     let (Some(secret), false) = (&account.totp_secret, account.totp_enabled) else {
         return Err(Problem::conflict(if account.totp_enabled {
             "two-factor authentication is already enabled"
@@ -411,7 +445,7 @@ pub async fn confirm_two_factor(
     let step = match auth::verify_totp(&secret, &request.otp, now, None) {
         Ok(step) => step,
         Err(error) => {
-            state.metadata.record_auth_failure(account.id, now).await?;
+            record_failure(&state, account, &origin, code_failure_kind(&error), now).await?;
             return Err(otp_problem(&error));
         }
     };
@@ -579,4 +613,42 @@ pub async fn revoke_token(
             "this account has no unrevoked token {id}; `locara token list` shows them"
         )))
     }
+}
+
+/// A security-relevant event of the account: a failed sign-in or code, or a lock.
+#[derive(Serialize, ToSchema)]
+pub struct AccountEventView {
+    /// When.
+    pub at: String,
+    /// `password-failed`, `code-failed`, `code-replayed`, `recovery-code-failed` or `locked`.
+    pub kind: String,
+    /// The client address the attempt came from.
+    pub client_address: String,
+    /// The token or session the attempt carried (`null` for a password sign-in); see `GET /api/v1/tokens`.
+    pub token_id: Option<i64>,
+}
+
+fn account_event_view(stored: &AuthEvent) -> AccountEventView {
+    AccountEventView {
+        at: display_time(stored.event.at),
+        kind: stored.event.kind.as_str().to_owned(),
+        client_address: stored.event.client_address.clone(),
+        token_id: stored.event.token_id,
+    }
+}
+
+/// The signed-in account's recent security events, newest first (at most the newest 1000 of the last
+/// 90 days are kept).
+#[utoipa::path(get, path = "/api/v1/account/events", tag = "accounts", security(("token" = [])),
+    responses((status = 200, body = Vec<AccountEventView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn account_events(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<AccountEventView>>> {
+    caller.require_session()?;
+    let events = state
+        .metadata
+        .recent_auth_events(caller.account.id, AUTH_EVENTS_KEPT_PER_ACCOUNT)
+        .await?;
+    Ok(Json(events.iter().map(account_event_view).collect()))
 }

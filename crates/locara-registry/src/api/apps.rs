@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use locara_core::events::Event;
 use locara_core::names::{self, AppName};
 use locara_core::time::Timestamp;
@@ -83,16 +83,17 @@ fn check_repository(repository: &str) -> ApiResult<()> {
         .map_err(|error| Problem::invalid(format!("repository: {error}")))
 }
 
-/// Registers an app for a verified publisher (owners). The name must not collide with another app's
-/// canonical form, and must not be a typosquat of another publisher's app.
+/// Registers an app for a verified publisher (owners, with a fresh code). The name must not collide with
+/// another app's canonical form, and must not be a typosquat of another publisher's app.
 #[utoipa::path(post, path = "/api/v1/apps", request_body = RegisterApp, tag = "apps",
-    security(("token" = [])),
+    security(("token" = [])), params(("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
     responses((status = 201, body = AppView), (status = 400, response = problem::InvalidRequest),
         (status = 403, response = problem::Forbidden), (status = 404, response = problem::NotFound),
         (status = 409, response = problem::Conflict)))]
 pub async fn register_app(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    headers: HeaderMap,
     Body(request): Body<RegisterApp>,
 ) -> ApiResult<(StatusCode, Json<AppView>)> {
     caller.require_two_factor()?;
@@ -136,6 +137,8 @@ pub async fn register_app(
             request.name.escape_debug()
         ))
     })?;
+    // Last, so a request refused for any other reason never spends the code.
+    caller.require_fresh_otp(&state, &headers).await?;
     let at = now();
     let entry = entry(
         at,
@@ -161,7 +164,7 @@ pub async fn register_app(
             .await
     })
     .await?;
-    tracing::info!(app = %app.name, "app registered");
+    tracing::info!(app = %app.name, username = %caller.account.username, "app registered");
     // The registration is committed; a failure here is repaired by the periodic re-signing.
     if let Err(error) =
         crate::index::sign_app_index(&state, &app, &publisher, Timestamp::now()).await

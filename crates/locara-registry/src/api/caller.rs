@@ -1,16 +1,80 @@
-//! Who is calling: the bearer token, its account, and the checks handlers ask for (second factor
-//! enabled, a scope, a fresh one-time code).
+//! Who is calling: the bearer token, its account, the client address, and the checks handlers ask for
+//! (second factor enabled, a scope, a fresh one-time code).
+//!
+//! Failed passwords and codes are recorded as account events with the client address and the token used
+//! (never the secret or the code), logged as a warning for the operator, and counted per credential and
+//! address (ADR 0067, ADR 0068).
 
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use locara_store::records::{Account, TokenKind, TokenRecord};
+use locara_store::records::{Account, AuthEventKind, NewAuthEvent, TokenKind, TokenRecord};
 
 use super::problem::{ApiResult, Problem};
-use crate::auth::{self, AuthError, TotpSecret};
+use crate::auth::{self, Attempt, AuthError, Failure, TotpSecret};
 use crate::http::AppState;
+
+/// The header a trusted reverse proxy names the client in.
+pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
+
+/// Where a request came from: the connection's peer address, or the client a configured trusted proxy
+/// names in `X-Forwarded-For` (ADR 0067). `unknown` when the server was started without peer addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<Arc<AppState>> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(client_address_of(parts, &state.config.trusted_proxies))
+    }
+}
+
+fn client_address_of(parts: &Parts, trusted_proxies: &[IpAddr]) -> ClientAddress {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all(FORWARDED_FOR_HEADER)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    ClientAddress(client_address(peer, &forwarded.join(","), trusted_proxies))
+}
+
+/// The client address of a request from `peer` carrying `forwarded_for` (the `X-Forwarded-For` values,
+/// comma-separated): the peer itself unless it is a trusted proxy; then the header is read from the right,
+/// skipping trusted proxies, and the first other address is the client. An entry that is not an IP
+/// address ends the walk at the proxy that sent it, so a forged header never names an arbitrary client.
+pub fn client_address(
+    peer: Option<IpAddr>,
+    forwarded_for: &str,
+    trusted_proxies: &[IpAddr],
+) -> String {
+    let Some(mut current) = peer else {
+        return "unknown".to_owned();
+    };
+    let mut hops = forwarded_for
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty());
+    while trusted_proxies.contains(&current) {
+        match hops.next().and_then(|hop| hop.parse::<IpAddr>().ok()) {
+            Some(hop) => current = hop,
+            None => break,
+        }
+    }
+    current.to_string()
+}
 
 /// The header that carries a fresh one-time code for actions that change security state.
 pub const OTP_HEADER: &str = "locara-otp";
@@ -28,6 +92,8 @@ pub struct Caller {
     pub account: Account,
     /// The token used.
     pub token: TokenRecord,
+    /// Where the request came from.
+    pub client_address: String,
 }
 
 pub(crate) fn now() -> u64 {
@@ -110,7 +176,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         {
             state.metadata.touch_token(token.id, now).await?;
         }
-        Ok(Self { account, token })
+        let ClientAddress(client_address) = client_address_of(parts, &state.config.trusted_proxies);
+        Ok(Self {
+            account,
+            token,
+            client_address,
+        })
     }
 }
 
@@ -197,14 +268,50 @@ impl Caller {
                     "this action changes security state and needs a fresh one-time code in the `Locara-OTP` header, even with a token",
                 )
             })?;
-        check_totp(state, &self.account, code).await
+        check_totp(state, &self.account, code, &self.origin()).await
+    }
+
+    /// Where this caller's attempts come from, for the failure budget and account events.
+    pub(crate) fn origin(&self) -> Origin {
+        Origin {
+            client_address: self.client_address.clone(),
+            token_id: Some(self.token.id),
+        }
     }
 }
 
-/// Checks `code` for `account` under the failure budget, consuming its step; failures are recorded.
-pub(crate) async fn check_totp(state: &AppState, account: &Account, code: &str) -> ApiResult<()> {
+/// Where an attempt comes from: the client address and the token or session it carried (`None` for a
+/// sign-in). Failures are counted and recorded under it.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub client_address: String,
+    pub token_id: Option<i64>,
+}
+
+impl Origin {
+    fn attempt(&self) -> Attempt<'_> {
+        match self.token_id {
+            Some(token_id) => Attempt::WithToken {
+                token_id,
+                client_address: &self.client_address,
+            },
+            None => Attempt::SignIn {
+                client_address: &self.client_address,
+            },
+        }
+    }
+}
+
+/// Checks `code` for `account` under the failure budget of `origin`, consuming its step; failures are
+/// recorded.
+pub(crate) async fn check_totp(
+    state: &AppState,
+    account: &Account,
+    code: &str,
+    origin: &Origin,
+) -> ApiResult<()> {
     let now = now();
-    check_budget(state, account, now).await?;
+    check_budget(state, account, origin, now).await?;
     let Some(secret_bytes) = account
         .totp_secret
         .as_deref()
@@ -221,13 +328,13 @@ pub(crate) async fn check_totp(state: &AppState, account: &Account, code: &str) 
     let step = match auth::verify_totp(&secret, code, now, account.totp_last_step) {
         Ok(step) => step,
         Err(error) => {
-            state.metadata.record_auth_failure(account.id, now).await?;
+            record_failure(state, account, origin, code_failure_kind(&error), now).await?;
             return Err(otp_problem(&error));
         }
     };
     // The database decides, so two requests racing with one code cannot both pass.
     if !state.metadata.consume_totp_step(account.id, step).await? {
-        state.metadata.record_auth_failure(account.id, now).await?;
+        record_failure(state, account, origin, AuthEventKind::CodeReplayed, now).await?;
         return Err(otp_problem(&AuthError::ReplayedCode {
             step,
             last_used: step,
@@ -236,14 +343,99 @@ pub(crate) async fn check_totp(state: &AppState, account: &Account, code: &str) 
     Ok(())
 }
 
-/// Refuses when the account has used up its failure budget.
-pub(crate) async fn check_budget(state: &AppState, account: &Account, now: u64) -> ApiResult<()> {
+/// The account event for a refused code.
+pub(crate) fn code_failure_kind(error: &AuthError) -> AuthEventKind {
+    match error {
+        AuthError::ReplayedCode { .. } => AuthEventKind::CodeReplayed,
+        _ => AuthEventKind::CodeFailed,
+    }
+}
+
+/// Refuses when `origin` has used up its failure budget for `account` (only its own failures count).
+pub(crate) async fn check_budget(
+    state: &AppState,
+    account: &Account,
+    origin: &Origin,
+    now: u64,
+) -> ApiResult<()> {
+    budget(state, account, origin, now).await?.map_err(|error| {
+        tracing::warn!(
+            username = %account.username,
+            client_address = %origin.client_address,
+            token_id = ?origin.token_id,
+            "attempt refused: too many recent failures from this credential and address"
+        );
+        otp_problem(&error)
+    })
+}
+
+/// What the failure budget of `origin` says now: the outer error is a store failure.
+async fn budget(
+    state: &AppState,
+    account: &Account,
+    origin: &Origin,
+    now: u64,
+) -> ApiResult<Result<(), AuthError>> {
     let since = now.saturating_sub(auth::FAILURE_WINDOW_SECONDS);
-    let failures = state
+    let events = state.metadata.auth_events_since(account.id, since).await?;
+    let failures: Vec<Failure<'_>> = events
+        .iter()
+        .filter(|stored| stored.event.kind.is_failure())
+        .map(|stored| Failure {
+            at: stored.event.at,
+            token_id: stored.event.token_id,
+            client_address: &stored.event.client_address,
+        })
+        .collect();
+    Ok(auth::check_attempt_budget(&failures, origin.attempt(), now))
+}
+
+/// Records a failed attempt as an account event, logs it for the operator, and records a `locked` event
+/// when this failure used up the budget.
+pub(crate) async fn record_failure(
+    state: &AppState,
+    account: &Account,
+    origin: &Origin,
+    kind: AuthEventKind,
+    now: u64,
+) -> ApiResult<()> {
+    state
         .metadata
-        .auth_failures_since(account.id, since)
+        .record_auth_event(NewAuthEvent {
+            account_id: account.id,
+            at: now,
+            kind,
+            client_address: origin.client_address.clone(),
+            token_id: origin.token_id,
+        })
         .await?;
-    auth::check_failure_budget(&failures, now).map_err(|error| otp_problem(&error))
+    tracing::warn!(
+        username = %account.username,
+        client_address = %origin.client_address,
+        token_id = ?origin.token_id,
+        event = kind.as_str(),
+        "authentication failure"
+    );
+    if budget(state, account, origin, now).await?.is_err() {
+        state
+            .metadata
+            .record_auth_event(NewAuthEvent {
+                account_id: account.id,
+                at: now,
+                kind: AuthEventKind::Locked,
+                client_address: origin.client_address.clone(),
+                token_id: origin.token_id,
+            })
+            .await?;
+        tracing::warn!(
+            username = %account.username,
+            client_address = %origin.client_address,
+            token_id = ?origin.token_id,
+            event = AuthEventKind::Locked.as_str(),
+            "failure budget used up: this credential and address are locked for a while"
+        );
+    }
+    Ok(())
 }
 
 /// The problem for a refused password, code or budget.
@@ -268,5 +460,48 @@ pub(crate) fn otp_problem(error: &AuthError) -> Problem {
             Problem::unauthorized("otp-invalid", "Wrong one-time code", error.to_string())
         }
         other => Problem::unavailable(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_peer_is_the_client_unless_it_is_a_trusted_proxy() {
+        let peer = Some(ip("192.0.2.10"));
+        // No trusted proxies: the header is ignored, whatever it claims.
+        assert_eq!(client_address(peer, "198.51.100.1", &[]), "192.0.2.10");
+        // A peer that is not a trusted proxy cannot name another client.
+        assert_eq!(
+            client_address(peer, "198.51.100.1", &[ip("10.0.0.1")]),
+            "192.0.2.10"
+        );
+        assert_eq!(client_address(None, "198.51.100.1", &[]), "unknown");
+    }
+
+    #[test]
+    fn a_trusted_proxys_header_is_read_from_the_right_past_other_trusted_proxies() {
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let peer = Some(ip("10.0.0.1"));
+        // The client prepended a forged address; the proxies appended the real one and themselves.
+        assert_eq!(
+            client_address(peer, "203.0.113.9, 198.51.100.1, 10.0.0.2", &proxies),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            client_address(peer, " 2001:db8::7 ", &proxies),
+            "2001:db8::7"
+        );
+        // Garbage or an empty header stops at the last trusted hop.
+        assert_eq!(
+            client_address(peer, "not-an-address, 10.0.0.2", &proxies),
+            "10.0.0.2"
+        );
+        assert_eq!(client_address(peer, "", &proxies), "10.0.0.1");
     }
 }

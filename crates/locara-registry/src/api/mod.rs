@@ -46,7 +46,7 @@ use problem::{ApiResult, Problem};
 #[openapi(
     info(title = "Locara registry API", description = "Accounts, publishers, keys and apps of a Locara registry. Errors are RFC 9457 problem details."),
     paths(
-        accounts::sign_up, accounts::login, accounts::logout, accounts::me,
+        accounts::sign_up, accounts::login, accounts::logout, accounts::me, accounts::account_events,
         accounts::start_two_factor, accounts::confirm_two_factor,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,
         publishers::create_publisher, publishers::show_publisher, publishers::put_member,
@@ -190,6 +190,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(accounts::login).delete(accounts::logout),
         )
         .route("/api/v1/account", get(accounts::me))
+        .route("/api/v1/account/events", get(accounts::account_events))
         .route("/api/v1/account/2fa", post(accounts::start_two_factor))
         .route(
             "/api/v1/account/2fa/confirm",

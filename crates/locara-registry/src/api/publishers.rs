@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use locara_core::events::{ClaimPattern, Event};
-use locara_core::names::PublisherName;
+use locara_core::names::{self, PublisherName};
 use locara_store::records::{MemberRole, OidcTrust, Publisher, PublisherKind, Verification};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -189,14 +189,48 @@ pub(crate) async fn require_owner(
     }
 }
 
-/// Creates an organisation with the caller as its first owner.
+/// Refuses `candidate` as a new publisher name, or as the name of a publisher about to be verified, when it
+/// has the canonical form of another publisher or is within the edit-distance rule of a verified one
+/// (ADR 0015). Runs before any one-time code is consumed.
+pub(crate) async fn check_publisher_name(state: &AppState, candidate: &str) -> ApiResult<()> {
+    let canonical = publisher_canonical(candidate);
+    if let Some(existing) = state
+        .metadata
+        .publisher_names()
+        .await?
+        .into_iter()
+        .find(|existing| existing != candidate && publisher_canonical(existing) == canonical)
+    {
+        return Err(Problem::conflict(format!(
+            "the publisher name `{candidate}` looks the same as the existing publisher `{existing}` once case, separators and look-alike characters are folded; choose a clearly different name"
+        )));
+    }
+    let verified: Vec<PublisherName> = state
+        .metadata
+        .verified_publisher_names()
+        .await?
+        .iter()
+        .filter_map(|name| name.parse().ok())
+        .collect();
+    names::check_publisher_typosquat(candidate, &verified).map_err(|collision| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "name-collision",
+            "Name too close to a verified publisher",
+            collision.to_string(),
+        )
+    })
+}
+
+/// Creates an organisation with the caller as its first owner (2FA, `admin` scope, a fresh code).
 #[utoipa::path(post, path = "/api/v1/publishers", request_body = CreatePublisher, tag = "publishers",
-    security(("token" = [])),
+    security(("token" = [])), params(("Locara-OTP" = String, Header, description = "a fresh TOTP code")),
     responses((status = 201, body = PublisherView), (status = 400, response = problem::InvalidRequest),
         (status = 403, response = problem::Forbidden), (status = 409, response = problem::Conflict)))]
 pub async fn create_publisher(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    headers: HeaderMap,
     Body(request): Body<CreatePublisher>,
 ) -> ApiResult<(StatusCode, Json<PublisherView>)> {
     caller.require_two_factor()?;
@@ -207,6 +241,20 @@ pub async fn create_publisher(
             request.name.escape_debug()
         ))
     })?;
+    let _names = state.names.lock().await;
+    if state
+        .metadata
+        .publisher_by_name(name.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(Problem::conflict(format!(
+            "the publisher name `{name}` is taken"
+        )));
+    }
+    check_publisher_name(&state, name.as_str()).await?;
+    // Last, so a request refused for any other reason never spends the code.
+    caller.require_fresh_otp(&state, &headers).await?;
     let at = now();
     let entry = entry(
         at,
@@ -216,7 +264,6 @@ pub async fn create_publisher(
             by: caller.account.username.clone(),
         },
     )?;
-    let _names = state.names.lock().await;
     let (publisher, _) = append_event(&state, async {
         state
             .metadata
@@ -230,6 +277,7 @@ pub async fn create_publisher(
             .await
     })
     .await?;
+    tracing::info!(publisher = %publisher.name, username = %caller.account.username, "organisation created");
     Ok((
         StatusCode::CREATED,
         Json(publisher_view(&state, &publisher).await?),
@@ -469,6 +517,7 @@ pub async fn check_dns_verification(
     owner_checks(&state, &caller, &publisher).await?;
     let domain = crate::dns::normalise_domain(&request.domain)
         .map_err(|error| Problem::invalid(error.to_string()))?;
+    check_publisher_name(&state, &publisher.name).await?;
     caller.require_fresh_otp(&state, &headers).await?;
     let (token, expires_at) = state
         .metadata
@@ -523,6 +572,7 @@ pub async fn oidc_verification(
     Body(request): Body<OidcIdentity>,
 ) -> ApiResult<Json<PublisherView>> {
     let publisher = find_publisher(&state, &name).await?;
+    check_publisher_name(&state, &publisher.name).await?;
     owner_action(&state, &caller, &headers, &publisher).await?;
     let verified =
         super::trusted::verify_oidc(&state, &request.token, &request.issuer, &state.public_url)
@@ -660,6 +710,9 @@ async fn record_verification(
     method: &str,
     subject: &str,
 ) -> ApiResult<Json<PublisherView>> {
+    // Checked again under the name lock: two look-alikes being verified at once cannot both pass.
+    let names_lock = state.names.lock().await;
+    check_publisher_name(state, &publisher.name).await?;
     let at = now();
     let entry = entry(
         at,
@@ -677,6 +730,7 @@ async fn record_verification(
             .await
     })
     .await?;
+    drop(names_lock);
     refresh_indexes(state, &publisher.name).await;
     let publisher = find_publisher(state, &publisher.name).await?;
     Ok(Json(publisher_view(state, &publisher).await?))

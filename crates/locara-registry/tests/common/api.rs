@@ -58,6 +58,18 @@ impl Api {
         }
     }
 
+    /// A client whose connections leave from `local` (a loopback address other than 127.0.0.1 gives the
+    /// registry a different client address for real).
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> Self {
+        Self {
+            base: base.to_owned(),
+            client: reqwest::Client::builder()
+                .local_address(local)
+                .build()
+                .unwrap(),
+        }
+    }
+
     /// Sends `method path` with an optional bearer token, one-time code and JSON body.
     pub async fn call(
         &self,
@@ -249,11 +261,33 @@ pub async fn verify_by_dns(
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
-/// Registers app `name` with `repository` for its publisher, as `owner`.
-pub async fn register_app(api: &Api, owner: &User, name: &str, repository: &str) {
+/// Registers app `name` with `repository` for its publisher, as `owner` (a fresh code).
+pub async fn register_app(api: &Api, owner: &mut User, name: &str, repository: &str) {
     let body = json!({"name": name, "repository": repository});
+    let code = owner.otp().await;
     let reply = api
-        .call("POST", "/api/v1/apps", Some(&owner.token), None, Some(body))
+        .call(
+            "POST",
+            "/api/v1/apps",
+            Some(&owner.token),
+            Some(&code),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+}
+
+/// Creates organisation `name` owned by `owner` (a fresh code).
+pub async fn create_organisation(api: &Api, owner: &mut User, name: &str) {
+    let code = owner.otp().await;
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/publishers",
+            Some(&owner.token),
+            Some(&code),
+            Some(json!({"name": name})),
+        )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
 }

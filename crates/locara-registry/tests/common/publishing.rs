@@ -105,23 +105,14 @@ pub async fn world_for(environment: &[(&str, &str)], app: &str) -> World {
     let mut owner = sign_up_with_two_factor(&api, "alice").await;
     let publisher = app.split('/').next().unwrap();
     if publisher != "alice" {
-        let reply = api
-            .call(
-                "POST",
-                "/api/v1/publishers",
-                Some(&owner.token),
-                None,
-                Some(json!({"name": publisher})),
-            )
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
+        super::api::create_organisation(&api, &mut owner, publisher).await;
     }
     let domain = format!("{publisher}.example.test");
     verify_by_dns(&api, &dns, &mut owner, publisher, &domain).await;
     let repo = tempfile::tempdir().unwrap();
     git(repo.path(), &["init", "-q", "-b", "main"]);
     let repository = format!("file://{}", repo.path().display());
-    register_app(&api, &owner, app, &repository).await;
+    register_app(&api, &mut owner, app, &repository).await;
     let key = register_new_key(&api, &mut owner, publisher).await;
     World {
         data,

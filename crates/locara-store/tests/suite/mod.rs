@@ -61,6 +61,8 @@ macro_rules! store_suite {
                 a_publisher_always_keeps_an_owner,
                 keys_are_never_reused_and_revocation_is_logged_once,
                 apps_are_unique_by_name_and_canonical_form,
+                account_events_are_kept_per_account_bounded_and_listed_newest_first,
+                only_verified_publishers_are_listed_as_verified,
             ];
             blobs: [
                 put_then_get_returns_the_same_bytes,

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use locara_store::records::{MemberRole, NewAccount, NewApp, NewToken, TokenKind};
+use locara_store::records::{
+    AUTH_EVENT_RETENTION_SECONDS, AUTH_EVENTS_KEPT_PER_ACCOUNT, AuthEventKind, MemberRole,
+    NewAccount, NewApp, NewAuthEvent, NewToken, TokenKind,
+};
 use locara_store::{MetadataStore, StoreError};
 
 use super::Fixture;
@@ -267,4 +270,161 @@ pub async fn apps_are_unique_by_name_and_canonical_form(fixture: &impl Fixture) 
     assert_eq!(store.log_size().await.unwrap(), size);
     assert_eq!(store.app_names().await.unwrap(), ["alice/notes"]);
     assert_eq!(store.app_by_name("alice/notes").await.unwrap(), Some(app));
+}
+
+pub async fn account_events_are_kept_per_account_bounded_and_listed_newest_first(
+    fixture: &impl Fixture,
+) {
+    let store = fixture.open_metadata().await;
+    let alice = account(store.as_ref(), "alice").await;
+    let bob = account(store.as_ref(), "bob").await;
+    let event = |account_id, at, kind, address: &str, token_id| NewAuthEvent {
+        account_id,
+        at,
+        kind,
+        client_address: address.to_owned(),
+        token_id,
+    };
+    let start = 1_800_000_000;
+    let token = |account_id, hash: &str| NewToken {
+        account_id,
+        token_hash: hash.to_owned(),
+        name: "session".to_owned(),
+        kind: TokenKind::Session,
+        scopes: Vec::new(),
+        app: None,
+        created_at: start,
+        expires_at: start + 86_400,
+    };
+    let session = store
+        .create_token(token(alice, "h-alice"))
+        .await
+        .unwrap()
+        .id;
+    let bob_session = store.create_token(token(bob, "h-bob")).await.unwrap().id;
+    let first = store
+        .record_auth_event(event(
+            alice,
+            start,
+            AuthEventKind::PasswordFailed,
+            "192.0.2.7",
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.event.kind, AuthEventKind::PasswordFailed);
+    store
+        .record_auth_event(event(
+            bob,
+            start + 1,
+            AuthEventKind::CodeFailed,
+            "198.51.100.1",
+            Some(bob_session),
+        ))
+        .await
+        .unwrap();
+    for (offset, kind) in [
+        (2, AuthEventKind::CodeFailed),
+        (3, AuthEventKind::CodeReplayed),
+        (4, AuthEventKind::RecoveryCodeFailed),
+        (5, AuthEventKind::Locked),
+    ] {
+        store
+            .record_auth_event(event(
+                alice,
+                start + offset,
+                kind,
+                "2001:db8::1",
+                Some(session),
+            ))
+            .await
+            .unwrap();
+    }
+    // Each kind round-trips; the list is the account's own, newest first, and limited.
+    let recent = store.recent_auth_events(alice, 3).await.unwrap();
+    let kinds: Vec<AuthEventKind> = recent.iter().map(|stored| stored.event.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            AuthEventKind::Locked,
+            AuthEventKind::RecoveryCodeFailed,
+            AuthEventKind::CodeReplayed
+        ]
+    );
+    assert_eq!(recent[0].event.client_address, "2001:db8::1");
+    assert_eq!(recent[0].event.token_id, Some(session));
+    let since = store.auth_events_since(alice, start + 3).await.unwrap();
+    assert_eq!(
+        since
+            .iter()
+            .map(|stored| stored.event.at)
+            .collect::<Vec<_>>(),
+        [start + 3, start + 4, start + 5],
+        "oldest first, from `since` on"
+    );
+    assert!(
+        since.iter().all(|stored| stored.event.account_id == alice),
+        "never another account's"
+    );
+    assert_eq!(store.recent_auth_events(bob, 100).await.unwrap().len(), 1);
+
+    // Retention: an event past the retention period drops the account's older ones, and the count per
+    // account is capped at the newest ones; another account's events are untouched.
+    let later = start + AUTH_EVENT_RETENTION_SECONDS + 10;
+    store
+        .record_auth_event(event(
+            alice,
+            later,
+            AuthEventKind::PasswordFailed,
+            "192.0.2.7",
+            None,
+        ))
+        .await
+        .unwrap();
+    let kept = store.recent_auth_events(alice, 10_000).await.unwrap();
+    assert_eq!(kept.len(), 1, "events older than the retention period go");
+    let extra = 5;
+    for n in 0..(AUTH_EVENTS_KEPT_PER_ACCOUNT + extra) as u64 {
+        store
+            .record_auth_event(event(
+                alice,
+                later + n,
+                AuthEventKind::CodeFailed,
+                "192.0.2.7",
+                Some(session),
+            ))
+            .await
+            .unwrap();
+    }
+    let kept = store.recent_auth_events(alice, 10_000).await.unwrap();
+    assert_eq!(kept.len(), AUTH_EVENTS_KEPT_PER_ACCOUNT);
+    assert_eq!(
+        kept.last().unwrap().event.at,
+        later + extra as u64,
+        "the oldest ones were dropped"
+    );
+    assert_eq!(store.recent_auth_events(bob, 100).await.unwrap().len(), 1);
+}
+
+pub async fn only_verified_publishers_are_listed_as_verified(fixture: &impl Fixture) {
+    let store = fixture.open_metadata().await;
+    let alice = account(store.as_ref(), "alice").await;
+    let (acme, _) = store
+        .create_organisation("acme", "acme", alice, 5, entry("org"))
+        .await
+        .unwrap();
+    store
+        .create_organisation("zenith", "zenith", alice, 5, entry("org2"))
+        .await
+        .unwrap();
+    assert!(store.verified_publisher_names().await.unwrap().is_empty());
+    store
+        .mark_verified(acme.id, "dns", "acme.example", 6, entry("verified"))
+        .await
+        .unwrap();
+    assert_eq!(store.verified_publisher_names().await.unwrap(), ["acme"]);
+    assert_eq!(
+        store.publisher_names().await.unwrap(),
+        ["acme", "alice", "zenith"]
+    );
 }
