@@ -612,15 +612,15 @@ main() {
       fresh_home
       from=$(wc -l <"$tmp/registry.log")
       seconds=$(timed locara_install demo/bench-big)
-      record "big (1 app, ~20 MB)" locara "$round" "$seconds"
+      record "big (1 app, $BIG_BYTES bytes of data)" locara "$round" "$seconds"
       record_rss "big (1 app, $BIG_BYTES bytes of data)" "$round"
-      phases "big (1 app, ~20 MB)" "$round" "$from"
+      phases "big (1 app, $BIG_BYTES bytes of data)" "$round" "$from"
       seconds=$(floor_install close bench-big)
-      record "big (1 app, ~20 MB)" floor "$round" "$seconds"
+      record "big (1 app, $BIG_BYTES bytes of data)" floor "$round" "$seconds"
       if [ -n "$npm" ]; then
         npm_project bench-big
         seconds=$(timed npm_install)
-        record "big (1 app, ~20 MB)" npm "$round" "$seconds"
+        record "big (1 app, $BIG_BYTES bytes of data)" npm "$round" "$seconds"
       fi
       say "round $round of $ROUNDS, big: $(grep "^big.*|$round|" "$tmp/results" | cut -d'|' -f2,4 | tr '\n' ' ')"
     fi
