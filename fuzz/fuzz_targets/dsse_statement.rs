@@ -13,6 +13,7 @@ use locara_core::canonical_json;
 use locara_core::digest::Digest;
 use locara_core::dsse::Envelope;
 use locara_core::keys::{KeyId, PublicKey, SigningKey, TrustedKeys};
+use locara_core::log::SignerKey;
 use locara_core::names::AppName;
 use locara_core::revocation::verify_revocation_list;
 use locara_core::root::{
@@ -25,6 +26,7 @@ use locara_core::time::Timestamp;
 use locara_core::version::Version;
 
 const REPOSITORY: &str = "https://git.example.com/acme/notes-search";
+const LOG_ORIGIN: &str = "registry.locara.example/log";
 
 struct Fixture {
     root: Root,
@@ -46,25 +48,33 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let key = |seed: u8| SigningKey::from_seed(&[seed; 32]);
-        let (root_key, builder, publisher, security, timestamp) =
-            (key(1), key(30), key(70), key(50), key(60));
+        let (root_key, log_key, builder, publisher, security, timestamp) =
+            (key(1), key(20), key(30), key(70), key(50), key(60));
+        // The log's verifier key is derived from the log role's key, as the registry derives it, so the
+        // fixture is a root that root loading accepts for as long as it accepts the registry's.
+        let log_verifier = SignerKey::from_signing_key(LOG_ORIGIN, &log_key)
+            .expect("the log origin is a valid note key name")
+            .verifier()
+            .to_string();
         let metadata = RootMetadata::new(
             1,
             "2030-01-01T00:00:00Z".parse().unwrap(),
             [
                 (Role::Root, vec![root_key.public_key().clone()], 1),
-                (Role::Log, vec![key(20).public_key().clone()], 1),
+                (Role::Log, vec![log_key.public_key().clone()], 1),
                 (Role::Builder, vec![builder.public_key().clone()], 1),
                 (Role::Index, vec![key(40).public_key().clone()], 1),
                 (Role::Security, vec![security.public_key().clone()], 1),
                 (Role::Timestamp, vec![timestamp.public_key().clone()], 1),
             ],
             LogEntry {
-                origin: "registry.locara.example/log".to_owned(),
-                verifier_key: "registry.locara.example/log+c74f20a3+AQ".to_owned(),
+                origin: LOG_ORIGIN.to_owned(),
+                verifier_key: log_verifier,
             },
         );
-        let root = Root::load_trusted(&metadata.sign(&[&root_key]).unwrap()).unwrap();
+        let root =
+            Root::load_trusted(&metadata.sign(&[&root_key]).expect("the fixture root signs"))
+                .expect("root loading accepts the fixture root");
         Fixture {
             root,
             builder_keys: TrustedKeys::single(builder.public_key().clone()),

@@ -111,7 +111,7 @@ impl TryFrom<WireKey> for RegisteredKey {
     type Error = String;
 
     fn try_from(wire: WireKey) -> Result<Self, Self::Error> {
-        let public_key = PublicKey::from_base64(&wire.public_key)
+        let public_key = PublicKey::from_any_spelling(&wire.public_key)
             .map_err(|error| format!("key {}: {error}", wire.key_id))?;
         if public_key.key_id() != &wire.key_id {
             return Err(format!(
@@ -388,7 +388,7 @@ pub async fn register_key(
 ) -> Result<RegisteredKey, ApiError> {
     let path = format!("{}/keys", publisher_path(name));
     let body = KeyBody {
-        public_key: key.to_base64(),
+        public_key: key.to_string(),
     };
     client
         .send_json_with_otp(Method::POST, &path, Some(&body), Some(code))
@@ -458,12 +458,14 @@ mod tests {
     fn a_registered_key_decodes_when_its_id_is_its_keys_id() {
         let key = SigningKey::from_seed(&[7; 32]);
         let public = key.public_key();
-        let decoded: RegisteredKey =
-            serde_json::from_str(&wire_key(&public.key_id().to_string(), &public.to_base64()))
-                .unwrap();
-        assert_eq!(&decoded.public_key, public);
-        let shown = serde_json::to_value(&decoded).unwrap();
-        assert_eq!(shown["public_key"], public.to_string().as_str());
+        // The spelling registries write, and the bare base64 older registries wrote.
+        for spelling in [public.to_string(), public.to_base64()] {
+            let decoded: RegisteredKey =
+                serde_json::from_str(&wire_key(&public.key_id().to_string(), &spelling)).unwrap();
+            assert_eq!(&decoded.public_key, public);
+            let shown = serde_json::to_value(&decoded).unwrap();
+            assert_eq!(shown["public_key"], public.to_string().as_str());
+        }
     }
 
     #[test]

@@ -93,7 +93,8 @@ pub enum Event {
         publisher: String,
         /// The key id.
         key_id: String,
-        /// The ed25519 public key, base64.
+        /// The ed25519 public key, `ed25519:<base64>` (entries written before that spelling hold the bare
+        /// base64; readers use [`crate::keys::PublicKey::from_any_spelling`]).
         public_key: String,
         /// The account that did it.
         by: String,

@@ -472,7 +472,7 @@ fn check_publisher_signature(
             ),
         ));
     }
-    let public_key = PublicKey::from_base64(&public_key).map_err(|error| {
+    let public_key = PublicKey::from_any_spelling(&public_key).map_err(|error| {
         fail(
             check,
             format_args!(

@@ -1,7 +1,9 @@
 //! Ed25519 keys, key ids, signatures and key files.
 //!
-//! - A [`PublicKey`] is written `ed25519:<standard base64 of the 32 key bytes, padded>`; parsing refuses
-//!   non-canonical base64, points that are not on the curve and small-order ("weak") keys.
+//! - A [`PublicKey`] is written `ed25519:<standard base64 of the 32 key bytes, padded>`, the one spelling
+//!   Locara writes anywhere (root.json, log entries, API answers, key files, CLI output). Parsing refuses
+//!   non-canonical base64, points that are not on the curve and small-order ("weak") keys;
+//!   [`PublicKey::from_any_spelling`] also reads the bare base64 that older documents hold.
 //! - A [`KeyId`] is the lower-case hex SHA-256 of that text form, so
 //!   `printf '%s' 'ed25519:…' | sha256sum` computes it. It is a function of the key bytes alone and cannot
 //!   be chosen by whoever presents a signature.
@@ -247,6 +249,18 @@ impl PublicKey {
     /// The 32 key bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.key.to_bytes()
+    }
+
+    /// A public key in the spelling Locara writes (`ed25519:<base64>`) or the bare `<base64>` that
+    /// documents and log entries written before that spelling was uniform hold. Writers use [`Display`]
+    /// (`ed25519:<base64>`); this is for reading what may already exist.
+    ///
+    /// [`Display`]: fmt::Display
+    pub fn from_any_spelling(text: &str) -> Result<Self, KeyError> {
+        match text.strip_prefix(ED25519_PREFIX) {
+            Some(encoded) => Self::from_base64(encoded),
+            None => Self::from_base64(text),
+        }
     }
 
     /// The standard, padded base64 of the 32 key bytes, without the `ed25519:` prefix.

@@ -16,8 +16,9 @@
 //! # The root
 //!
 //! `root.json`'s `signed` object names the keys (`keys`: key id → `{"keytype": "ed25519", "public":
-//! <base64>}`), a key list and threshold for each role of [`Role::ALL`] (`roles`), and the transparency
-//! log (`log`: its origin line and C2SP signed-note verifier key string). A [`Root`] only exists if:
+//! "ed25519:<base64>"}`; roots written before that spelling hold the bare base64, which is still read), a
+//! key list and threshold for each role of [`Role::ALL`] (`roles`), and the transparency log (`log`: its
+//! origin line and C2SP signed-note verifier key string). A [`Root`] only exists if:
 //! every role is present; each threshold is at least 1 and at most its number of keys; a role lists no key
 //! twice and only keys in `keys`; every key id equals the id computed from its key; and the document is
 //! signed by a threshold of its own root role. Clients pin their first root by the SHA-256 of its exact
@@ -393,7 +394,8 @@ pub trait RoleMetadata: DeserializeOwned {
 pub struct KeyEntry {
     /// Always [`ED25519_KEY_TYPE`].
     pub keytype: String,
-    /// Standard base64 of the 32 public key bytes.
+    /// The public key, `ed25519:<base64>`; roots written before that spelling hold the bare base64, which
+    /// is still read.
     pub public: String,
 }
 
@@ -402,7 +404,7 @@ impl KeyEntry {
     pub fn for_key(key: &PublicKey) -> Self {
         Self {
             keytype: ED25519_KEY_TYPE.to_owned(),
-            public: key.to_base64(),
+            public: key.to_string(),
         }
     }
 }
@@ -834,11 +836,12 @@ fn validate(metadata: &RootMetadata) -> Result<BTreeMap<Role, TrustedKeys>, Root
                 found: entry.keytype.clone(),
             });
         }
-        let key = PublicKey::from_base64(&entry.public).map_err(|error| RootError::InvalidKey {
-            version,
-            key_id: *listed,
-            reason: error.to_string(),
-        })?;
+        let key =
+            PublicKey::from_any_spelling(&entry.public).map_err(|error| RootError::InvalidKey {
+                version,
+                key_id: *listed,
+                reason: error.to_string(),
+            })?;
         if key.key_id() != listed {
             return Err(RootError::KeyIdMismatch {
                 version,

@@ -131,6 +131,9 @@ struct Options {
     key_revoked_before_release: bool,
     /// Revoke the publisher's key after the release is logged.
     key_revoked_after_release: bool,
+    /// Log the key registration with the bare base64 spelling entries were written with before
+    /// `ed25519:<base64>` became the one spelling.
+    key_registered_in_bare_base64: bool,
     /// Sign the release statement with this key instead of the registered one.
     statement_signer: Option<SigningKey>,
     /// Sign the provenance with this key instead of the builder's.
@@ -288,7 +291,11 @@ impl World {
                 Event::KeyRegistered {
                     publisher: "acme".to_owned(),
                     key_id: publisher_key_id,
-                    public_key: keys.publisher.public_key().to_base64(),
+                    public_key: if options.key_registered_in_bare_base64 {
+                        keys.publisher.public_key().to_base64()
+                    } else {
+                        keys.publisher.public_key().to_string()
+                    },
                     by: "alice".to_owned(),
                 },
             ),
@@ -477,6 +484,16 @@ fn passes_when_the_key_was_revoked_after_the_release() {
     });
     assert_eq!(world.key_revocations.len(), 1);
     world.check().unwrap();
+}
+
+#[test]
+fn passes_with_a_key_registration_written_in_the_older_bare_base64_spelling() {
+    let world = World::build(Options {
+        key_registered_in_bare_base64: true,
+        ..Options::default()
+    });
+    let checked = world.check().unwrap();
+    assert_eq!(&checked.key_id, world.keys.publisher.key_id());
 }
 
 #[test]

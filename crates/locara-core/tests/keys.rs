@@ -82,6 +82,29 @@ fn malformed_public_keys_are_refused() {
 }
 
 #[test]
+fn the_older_bare_base64_spelling_is_still_read_but_never_written() {
+    let key = rfc8032_key();
+    let public = key.public_key();
+    assert!(public.to_string().starts_with("ed25519:"));
+    for spelling in [public.to_string(), public.to_base64()] {
+        assert_eq!(&PublicKey::from_any_spelling(&spelling).unwrap(), public);
+    }
+    let good = public.to_base64();
+    for text in [
+        format!("ed448:{good}"),
+        format!("ED25519:{good}"),
+        format!("ed25519:ed25519:{good}"),
+        format!(" {good}"),
+        good.trim_end_matches('=').to_owned(),
+    ] {
+        assert!(
+            PublicKey::from_any_spelling(&text).is_err(),
+            "{text} must be refused"
+        );
+    }
+}
+
+#[test]
 fn small_order_public_keys_are_refused() {
     let mut identity = [0u8; 32];
     identity[0] = 1;

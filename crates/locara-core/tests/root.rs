@@ -111,7 +111,7 @@ fn root_json_has_the_tuf_shape() {
     let id = key(30).key_id().hex();
     assert_eq!(
         signed["keys"][&id],
-        json!({"keytype": "ed25519", "public": key(30).public_key().to_base64()})
+        json!({"keytype": "ed25519", "public": key(30).public_key().to_string()})
     );
     assert_eq!(
         signed["roles"]["builder"],
@@ -230,6 +230,25 @@ fn a_root_listing_a_key_under_another_id_is_refused() {
         result,
         Err(RootError::KeyIdMismatch { listed, computed, .. }) if listed == *key(30).key_id() && computed == *key(31).key_id()
     ));
+}
+
+#[test]
+fn a_root_written_with_bare_base64_keys_still_loads() {
+    let root = load_variant(|value| {
+        for entry in value["keys"].as_object_mut().unwrap().values_mut() {
+            let spelled = entry["public"].as_str().unwrap().to_owned();
+            let bare = spelled.strip_prefix("ed25519:").unwrap();
+            entry["public"] = json!(bare);
+        }
+    })
+    .unwrap();
+    let written_today = first_root();
+    for role in Role::ALL {
+        assert!(
+            root.role_keys(role) == written_today.role_keys(role),
+            "{role:?} has other keys when spelled in bare base64"
+        );
+    }
 }
 
 #[test]

@@ -223,7 +223,7 @@ pub async fn seed(state: &AppState, data: &Path, examples: &Path) -> anyhow::Res
             Event::KeyRegistered {
                 publisher: PUBLISHER.to_owned(),
                 key_id: key.key_id().to_string(),
-                public_key: key.public_key().to_base64(),
+                public_key: key.public_key().to_string(),
                 by: PUBLISHER.to_owned(),
             },
         )
@@ -233,7 +233,7 @@ pub async fn seed(state: &AppState, data: &Path, examples: &Path) -> anyhow::Res
             .register_key(
                 publisher.id,
                 &key.key_id().to_string(),
-                &key.public_key().to_base64(),
+                &key.public_key().to_string(),
                 now,
                 registered,
             )

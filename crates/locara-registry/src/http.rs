@@ -119,6 +119,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/index/{publisher}/{file}", get(app_index))
         .route("/blobs/sha256/{hex}", get(crate::blobs::serve_blob))
         .merge(crate::log_http::routes())
+        .merge(crate::provenance_pages::routes())
         .merge(crate::api::routes())
         .fallback(not_found)
         .with_state(state.clone());

@@ -19,6 +19,7 @@ pub mod middleware;
 pub mod offline;
 pub mod oidc;
 pub mod outbox;
+pub mod provenance_pages;
 pub mod revoke;
 pub mod signing;
 pub mod trust;

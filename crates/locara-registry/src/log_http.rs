@@ -11,6 +11,10 @@
 //! - The database is the source of truth. Full tiles and bundles are also kept in the blob store under their
 //!   tile path, as derived data written once after a database read, then served from there.
 //!
+//! Entry bundles (`/log/tile/entries/…`) are gzip-compressed when the request's `Accept-Encoding` allows
+//! gzip, as C2SP tlog-tiles says they SHOULD be; hash tiles are random bytes and never compressed. The
+//! uncompressed bytes are the resource: a client that does not ask gets them unchanged (ADR 0065).
+//!
 //! Checkpoints only grow, so once a tree size is known to be covered it stays covered: the routes keep the
 //! largest checkpointed size they have seen in memory and read the latest checkpoint again only when a
 //! request needs more. A request inside the known size makes one store call (or one blob read).
@@ -30,6 +34,7 @@ use locara_core::log::{
 };
 use locara_store::{BlobStore, MetadataStore, NamedPath, StoreError};
 use serde::Serialize;
+use tower_http::compression::CompressionLayer;
 
 use crate::api::problem::Problem;
 use crate::http::AppState;
@@ -47,6 +52,10 @@ const ECHO_LIMIT: usize = 80;
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/log/tile/{*path}", get(tile))
+        .route(
+            "/log/tile/entries/{*path}",
+            get(tile).layer(CompressionLayer::new().gzip(true)),
+        )
         .route("/log/entries/{index}", get(entry))
         .route("/log/proof/inclusion", get(inclusion_proof))
         .route("/log/proof/consistency", get(consistency_proof))

@@ -214,7 +214,7 @@ async fn build_job(
         max_file_bytes: state.config.build_max_artifact_bytes,
         max_artifact_bytes: state.config.build_max_artifact_bytes,
         launcher: worker.launcher.clone(),
-        builder_id: format!("{}/builder", state.public_url),
+        builder_id: crate::provenance_pages::builder_id(&state.public_url),
         builder_version: env!("CARGO_PKG_VERSION").to_owned(),
         live_log: Some(LiveLog(Arc::new({
             let live = live.clone();

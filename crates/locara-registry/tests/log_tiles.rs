@@ -294,6 +294,107 @@ async fn entry_bundles_and_entries_are_exactly_what_was_appended() {
     }
 }
 
+/// The status, `Content-Encoding`, `Vary` and raw body (reqwest here has no decompression) of `url`
+/// fetched with `Accept-Encoding: accept_encoding`, or with no such header when `None`.
+async fn get_encoded(url: &str, accept_encoding: Option<&str>) -> (u16, String, String, Vec<u8>) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(value) = accept_encoding {
+        request = request.header("accept-encoding", value);
+    }
+    let response = request.send().await.expect("GET over loopback");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|value| value.to_str().unwrap().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (encoding, vary) = (header("content-encoding"), header("vary"));
+    let status = response.status().as_u16();
+    (
+        status,
+        encoding,
+        vary,
+        response.bytes().await.unwrap().to_vec(),
+    )
+}
+
+/// `bytes` decompressed by the system's `gzip`, an implementation independent of the server's.
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("gzip")
+        .args(["--decompress", "--stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gzip (scripts/test installs it)");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "gzip refused the body: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[tokio::test]
+async fn entry_bundles_are_gzipped_only_for_clients_that_ask() {
+    let data = tempfile::tempdir().unwrap();
+    append(data.path(), 0..700).await;
+    let server = common::start(data.path());
+
+    for tile in [Tile::hashes(0, 0, 256), Tile::hashes(0, 2, 188)] {
+        let url = format!("{}/log/{}", server.url, tile.entries().path());
+        let first = tile.index as usize * usize::from(TILE_WIDTH);
+        let expected: Vec<Vec<u8>> = (first..first + usize::from(tile.width))
+            .map(entry)
+            .collect();
+
+        // A client that does not ask, or refuses gzip, gets the bundle's own bytes.
+        for accept in [None, Some("identity"), Some("gzip;q=0"), Some("br")] {
+            let (status, encoding, _, body) = get_encoded(&url, accept).await;
+            assert_eq!(status, 200, "{url} with {accept:?}");
+            assert_eq!(encoding, "", "{url} with {accept:?} is not encoded");
+            assert_eq!(
+                decode_entry_bundle(&body, tile.width).unwrap(),
+                expected,
+                "{url} with {accept:?}"
+            );
+        }
+        let (_, _, _, plain) = get_encoded(&url, None).await;
+
+        // A client that asks gets gzip that decompresses to exactly those bytes, and caches keep the two
+        // apart.
+        for accept in ["gzip", "br, gzip;q=0.5", "*"] {
+            let (status, encoding, vary, compressed) = get_encoded(&url, Some(accept)).await;
+            assert_eq!(status, 200, "{url} with {accept}");
+            assert_eq!(encoding, "gzip", "{url} with {accept}");
+            assert!(vary.contains("accept-encoding"), "{url}: Vary is {vary:?}");
+            assert_ne!(compressed, plain, "{url} with {accept}");
+            assert!(
+                compressed.len() < plain.len() / 2,
+                "{url}: {} compressed bytes for {} plain ones",
+                compressed.len(),
+                plain.len()
+            );
+            assert_eq!(gunzip(&compressed), plain, "{url} with {accept}");
+        }
+    }
+
+    // Hash tiles are random bytes: never compressed.
+    let url = format!("{}/log/{}", server.url, Tile::hashes(0, 0, 256).path());
+    let (status, encoding, _, body) = get_encoded(&url, Some("gzip")).await;
+    assert_eq!((status, encoding.as_str(), body.len()), (200, "", 256 * 32));
+}
+
 #[tokio::test]
 async fn nothing_beyond_the_checkpoint_is_served() {
     let data = tempfile::tempdir().unwrap();

@@ -125,6 +125,21 @@ async fn a_published_commit_is_built_twice_signed_logged_indexed_and_served() {
     )
     .unwrap();
     assert!(verified.builder_id().starts_with(&world.server.url));
+    // The builder id and the build type resolve to pages describing them (the build type's path on
+    // this registry), as SLSA asks.
+    let (status, builder_page) = common::fetch(verified.builder_id()).await;
+    assert_eq!(status, 200, "{}", verified.builder_id());
+    let builder_page = String::from_utf8(builder_page).unwrap();
+    let builder_key = root.role_keys(Role::Builder).key_ids()[0];
+    assert!(
+        builder_page.contains(&builder_key.to_string()),
+        "{builder_page}"
+    );
+    let build_type_page = String::from_utf8(world.bytes("/build/v1").await).unwrap();
+    assert!(
+        build_type_page.contains(locara_core::statement::provenance::LOCARA_BUILD_TYPE),
+        "{build_type_page}"
+    );
     let other = Digest::of_bytes(b"other");
     assert!(
         verify_provenance(

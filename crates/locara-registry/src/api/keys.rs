@@ -23,7 +23,7 @@ use crate::http::AppState;
 pub struct KeyView {
     /// The key id.
     pub key_id: String,
-    /// The ed25519 public key, base64.
+    /// The ed25519 public key, `ed25519:<base64>`.
     pub public_key: String,
     /// When it was registered.
     pub registered_at: String,
@@ -38,7 +38,9 @@ pub struct KeyView {
 pub(crate) fn key_view(key: &PublisherKey) -> KeyView {
     KeyView {
         key_id: key.key_id.clone(),
-        public_key: key.public_key.clone(),
+        // Keys stored before `ed25519:<base64>` became the one spelling hold the bare base64.
+        public_key: PublicKey::from_any_spelling(&key.public_key)
+            .map_or_else(|_| key.public_key.clone(), |public| public.to_string()),
         registered_at: display_time(key.created_at),
         log_index: key.log_index,
         revoked_at: key.revoked_at.map(display_time),
@@ -50,9 +52,9 @@ pub(crate) fn key_view(key: &PublisherKey) -> KeyView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterKey {
-    /// The ed25519 public key, base64 of its 32 bytes (as `locara keys generate` prints it); it must be a
-    /// point on the curve, which no pattern can say.
-    #[schema(pattern = r"^\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\s*$")]
+    /// The ed25519 public key, `ed25519:<base64>` as `locara keys generate` prints it (the bare base64 is
+    /// also accepted).
+    #[schema(pattern = r"^\s*(?:ed25519:)?[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\s*$")]
     pub public_key: String,
 }
 
@@ -83,14 +85,14 @@ pub async fn register_key(
 ) -> ApiResult<(StatusCode, Json<KeyView>)> {
     let publisher = find_publisher(&state, &name).await?;
     owner_checks(&state, &caller, &publisher).await?;
-    let key = PublicKey::from_base64(request.public_key.trim()).map_err(|error| {
+    let key = PublicKey::from_any_spelling(request.public_key.trim()).map_err(|error| {
         Problem::invalid(format!(
-            "public_key is not an ed25519 public key in base64: {error}"
+            "public_key is not an ed25519 public key (\"ed25519:<base64 of 32 bytes>\"): {error}"
         ))
     })?;
     caller.require_fresh_otp(&state, &headers).await?;
     let key_id = key.key_id().to_string();
-    let public_key = key.to_base64();
+    let public_key = key.to_string();
     let at = now();
     let entry = entry(
         at,

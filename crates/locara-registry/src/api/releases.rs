@@ -245,7 +245,7 @@ pub async fn publish(
         .await?
         .into_iter()
         .filter(|key| key.revoked_at.is_none())
-        .filter_map(|key| PublicKey::from_base64(&key.public_key).ok())
+        .filter_map(|key| PublicKey::from_any_spelling(&key.public_key).ok())
         .collect();
     if live_keys.is_empty() {
         return Err(Problem::forbidden(
