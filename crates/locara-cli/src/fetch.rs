@@ -480,7 +480,7 @@ impl RegistryView {
             let reader = artifact
                 .reader()
                 .context("cannot read back the downloaded artifact")?;
-            let (digest, limits) = (artifact_digest, limits.clone());
+            let (digest, limits) = (artifact_digest, *limits);
             Some(
                 tokio::task::spawn_blocking(move || {
                     scan_verified(std::io::BufReader::new(reader), &digest, &limits)
