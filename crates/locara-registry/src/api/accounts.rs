@@ -640,7 +640,7 @@ fn account_event_view(stored: &AuthEvent) -> AccountEventView {
 /// The signed-in account's recent security events, newest first (at most the newest 1000 of the last
 /// 90 days are kept).
 #[utoipa::path(get, path = "/api/v1/account/events", tag = "accounts", security(("token" = [])),
-    responses((status = 200, body = Vec<AccountEventView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<AccountEventView>), (status = 403, response = problem::Forbidden)))]
 pub async fn account_events(
     State(state): State<Arc<AppState>>,
     caller: Caller,
