@@ -146,6 +146,10 @@ fn builder() -> Builder {
         wall_clock: Duration::from_secs(60),
         max_log_bytes: 1 << 20,
         max_file_bytes: 64 << 20,
+        max_processes: 512,
+        max_memory_bytes: 2 << 30,
+        max_disk_bytes: 1 << 30,
+        allow_weaker_isolation: false,
         max_artifact_bytes: 64 << 20,
         launcher: Launcher {
             program: env!("CARGO_BIN_EXE_locara-sandbox-exec").into(),

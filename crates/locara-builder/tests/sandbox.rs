@@ -32,7 +32,12 @@ fn spec(checkout: &Path, command: &[&str]) -> SandboxSpec {
         wall_clock: Duration::from_secs(20),
         max_log_bytes: 1 << 20,
         max_file_bytes: 1 << 20,
-        allow_without_landlock: false,
+        max_processes: 256,
+        max_memory_bytes: 1 << 30,
+        max_disk_bytes: 256 << 20,
+        tmp_bytes: 16 << 20,
+        private_root: true,
+        allow_weaker_isolation: false,
     }
 }
 
@@ -217,10 +222,13 @@ fn writes_outside_the_writable_directories_fail_with_eacces() {
         fs::read_to_string(checkout.path().join("built.txt")).unwrap(),
         "ok\n"
     );
-    for escaped in ["PLANTED", "TMP", "MKDIR"] {
+    for escaped in ["PLANTED", "MKDIR"] {
         assert!(!log.contains(escaped), "{escaped} in {log}");
     }
-    assert!(log.matches("Permission denied").count() >= 3, "{log}");
+    // The other temporary directory is not in the private root at all; /tmp is the sandbox's own.
+    assert!(log.contains("Directory nonexistent"), "{log}");
+    assert!(log.contains("No such file or directory"), "{log}");
+    assert!(log.contains("TMP"), "the private /tmp is writable: {log}");
     assert!(!elsewhere.path().join("planted").exists());
     assert!(!elsewhere.path().join("dir").exists());
     let tmp_file = format!("/tmp/locara-sandbox-escape-{}", std::process::id());
@@ -245,7 +253,19 @@ fn reading_a_directory_that_is_not_listed_fails() {
     let log = log(&outcome);
     assert!(!log.contains("hunter2"), "{log}");
     assert!(!log.contains("secret\n"), "the listing leaked: {log}");
-    assert!(log.matches("Permission denied").count() >= 4, "{log}");
+    // Neither exists in the private root; listing / is denied by Landlock.
+    assert!(
+        log.contains(&format!(
+            "{}/secret: No such file or directory",
+            secrets.path().display()
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("/etc/shadow: No such file or directory"),
+        "{log}"
+    );
+    assert!(log.contains("Permission denied"), "{log}");
 
     let outside = unconfined("sh", checkout.path(), &script);
     assert!(String::from_utf8_lossy(&outside.stdout).contains("hunter2"));
@@ -447,7 +467,16 @@ fn an_unprivileged_launcher_confines_itself_in_a_user_namespace() {
     assert!(outcome.enforcement.user_namespace && outcome.enforcement.filesystem);
     let log = log(&outcome);
     assert!(log.starts_with("65534\n"), "{log}");
-    assert!(log.contains("Permission denied"), "{log}");
+    // Not granted, so not in the private root at all.
+    assert!(
+        log.contains("/etc/hostname: No such file or directory"),
+        "{log}"
+    );
+    assert!(
+        outcome.enforcement.private_root,
+        "{:?}",
+        outcome.enforcement
+    );
     assert!(checkout.path().join("made").exists());
 }
 
@@ -519,4 +548,293 @@ fn a_sandbox_dies_with_its_supervisor() {
     supervisor.kill().unwrap();
     supervisor.wait().unwrap();
     assert_nothing_left(&marker);
+}
+
+// Issue 10: what a hostile build tries against the host's sockets, secrets and resources.
+
+/// A Unix socket listener in the host's `/tmp`, answering every connection with `SECRET`.
+fn host_socket_in_tmp() -> (PathBuf, std::os::unix::net::UnixListener) {
+    let path = PathBuf::from(format!(
+        "/tmp/locara-test-host-{}-{}.sock",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    (path, listener)
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Answers connections on `listener` with `SECRET` until the test ends; returns how many arrived.
+fn answer_secret(listener: std::os::unix::net::UnixListener) -> std::sync::Arc<AtomicU32> {
+    let count = std::sync::Arc::new(AtomicU32::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut stream = stream;
+            // Read the request first: closing with unread bytes would reset the connection.
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nSECRET");
+        }
+    });
+    count
+}
+
+#[test]
+fn a_unix_socket_in_the_hosts_tmp_does_not_exist_inside() {
+    let checkout = TempDir::new().unwrap();
+    let (path, listener) = host_socket_in_tmp();
+    let arrived = answer_secret(listener);
+    let script = format!(
+        "curl -sS --max-time 5 --unix-socket {socket} http://host/ && echo REACHED",
+        socket = path.display()
+    );
+    let outcome = run_confined(&sh(checkout.path(), &script));
+    let log = log(&outcome);
+    assert!(!log.contains("SECRET") && !log.contains("REACHED"), "{log}");
+    assert!(log.contains("Couldn't connect"), "{log}");
+    assert!(outcome.enforcement.private_root);
+    assert_eq!(arrived.load(Ordering::SeqCst), 0, "a connection arrived");
+
+    let outside = unconfined("sh", checkout.path(), &script);
+    assert!(
+        String::from_utf8_lossy(&outside.stdout).contains("SECRET"),
+        "unconfined, the same curl reaches the socket, so the test can fail"
+    );
+    let _ = fs::remove_file(path);
+}
+
+#[test]
+fn an_abstract_unix_socket_of_the_host_is_unreachable() {
+    use std::os::linux::net::SocketAddrExt;
+    let checkout = TempDir::new().unwrap();
+    let name = format!("locara-test-abstract-{}", std::process::id());
+    let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind_addr(&address).unwrap();
+    let arrived = answer_secret(listener);
+    let script =
+        format!("curl -sS --max-time 5 --abstract-unix-socket {name} http://host/ && echo REACHED");
+    let outcome = run_confined(&sh(checkout.path(), &script));
+    let log = log(&outcome);
+    assert!(!log.contains("SECRET") && !log.contains("REACHED"), "{log}");
+    assert!(log.contains("Couldn't connect"), "{log}");
+    assert_eq!(arrived.load(Ordering::SeqCst), 0, "a connection arrived");
+
+    let outside = unconfined("sh", checkout.path(), &script);
+    assert!(
+        String::from_utf8_lossy(&outside.stdout).contains("SECRET"),
+        "unconfined, the same curl reaches the abstract socket, so the test can fail"
+    );
+}
+
+/// PostgreSQL's client, called directly (Debian's `psql` is a wrapper that reads `/etc`).
+fn psql() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path().join("bin/psql"))
+        .filter(|path| path.exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+#[test]
+fn the_machines_postgresql_is_unreachable_by_socket_and_by_tcp() {
+    let socket_dir = Path::new("/var/run/postgresql");
+    let required = std::env::var("LOCARA_TEST_POSTGRES").ok();
+    let (Some(psql), true) = (psql(), socket_dir.join(".s.PGSQL.5432").exists()) else {
+        assert!(
+            required.is_none(),
+            "LOCARA_TEST_POSTGRES is set, so PostgreSQL and psql must be on this machine"
+        );
+        eprintln!("no local PostgreSQL: skipped");
+        return;
+    };
+    // LOCARA_TEST_POSTGRES's host and port for TCP, as the test suite connects.
+    let url = required.unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let authority = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|rest| rest.rsplit('@').next())
+        .unwrap();
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "5432"));
+    let checkout = TempDir::new().unwrap();
+    let mut spec = sh(
+        checkout.path(),
+        &format!(
+            "{psql} -h {socket} -U postgres -d test -Atc 'select current_user' && echo VIA-SOCKET; \
+             {psql} -h {host} -p {port} -U postgres -d test -Atc 'select current_user' && echo VIA-TCP; \
+             true",
+            psql = psql.display(),
+            socket = socket_dir.display(),
+        ),
+    );
+    spec.readable.push("/etc".into());
+    spec.env
+        .push(("HOME".into(), checkout.path().display().to_string()));
+    let outcome = run_confined(&spec);
+    let log = log(&outcome);
+    assert!(
+        !log.contains("VIA-SOCKET") && !log.contains("VIA-TCP"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("\npostgres\n") && !log.starts_with("postgres\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains(".s.PGSQL.5432\" failed: No such file or directory"),
+        "the socket must not exist inside: {log}"
+    );
+
+    let outside = unconfined("sh", checkout.path(), &spec.command[2]);
+    let stdout = String::from_utf8_lossy(&outside.stdout);
+    assert!(
+        stdout.contains("VIA-SOCKET") && stdout.contains("VIA-TCP"),
+        "unconfined, psql reaches PostgreSQL both ways, so the test can fail: {stdout} {}",
+        String::from_utf8_lossy(&outside.stderr)
+    );
+}
+
+#[test]
+fn root_only_files_and_home_directories_stay_out_of_reach() {
+    let checkout = TempDir::new().unwrap();
+    let script = "cat /etc/shadow; cat /root/.bashrc /root/.profile; ls -A /root /home; \
+                  id -u; true";
+    // Even with all of /etc granted, /etc/shadow is root's and the command is not root.
+    let mut spec = sh(checkout.path(), script);
+    spec.readable.push("/etc".into());
+    let outcome = run_confined(&spec);
+    let log = log(&outcome);
+    assert!(log.contains("/etc/shadow: Permission denied"), "{log}");
+    assert!(
+        log.contains("/root/.bashrc: No such file or directory"),
+        "{log}"
+    );
+    assert!(log.contains("/home': No such file or directory"), "{log}");
+    assert!(!log.contains("root:"), "{log}");
+    if nix::unistd::getuid().is_root() {
+        assert!(
+            log.contains(&format!("\n{}\n", locara_builder::sandbox::BUILD_UID)),
+            "{log}"
+        );
+        assert_eq!(
+            outcome.enforcement.command_uid,
+            locara_builder::sandbox::BUILD_UID
+        );
+        let outside = unconfined("sh", checkout.path(), script);
+        assert!(
+            String::from_utf8_lossy(&outside.stdout).contains("root:"),
+            "unconfined, root reads /etc/shadow, so the test can fail"
+        );
+    }
+}
+
+#[test]
+fn a_fork_bomb_is_stopped_at_the_process_limit() {
+    let checkout = TempDir::new().unwrap();
+    let mut spec = bash(
+        checkout.path(),
+        "bomb() { bomb | bomb & }; bomb; wait; sleep 100",
+    );
+    spec.max_processes = 64;
+    spec.wall_clock = Duration::from_secs(60);
+    let started = Instant::now();
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::ProcessLimit, "{}", log(&outcome));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped by the process limit, not the wall clock"
+    );
+    assert_nothing_left("bomb");
+}
+
+#[test]
+fn a_memory_hog_cannot_allocate_past_the_limit() {
+    let checkout = TempDir::new().unwrap();
+    // tail keeps the last line in memory until it ends; a line of 1 GiB needs 1 GiB.
+    let script = "head -c 1073741824 /dev/zero | tail -n 1 > /dev/null && echo ALLOCATED";
+    let mut spec = sh(checkout.path(), script);
+    spec.max_memory_bytes = 64 << 20;
+    let outcome = run_confined(&spec);
+    let log = log(&outcome);
+    assert!(!log.contains("ALLOCATED"), "{log}");
+    assert!(
+        log.contains("memory exhausted") || log.contains("Cannot allocate"),
+        "{log}"
+    );
+}
+
+#[test]
+fn filling_the_disk_with_small_files_is_stopped_at_the_disk_limit() {
+    let checkout = TempDir::new().unwrap();
+    // Each file is under the per-file limit; together they pass the disk limit.
+    let script = "i=0; while [ $i -lt 2000 ]; do head -c 524288 /dev/zero > f$i || exit 3; \
+                  i=$((i+1)); done; echo FILLED";
+    let mut spec = sh(checkout.path(), script);
+    spec.max_disk_bytes = 16 << 20;
+    let outcome = run_confined(&spec);
+    assert_eq!(outcome.end, End::DiskLimit, "{}", log(&outcome));
+    assert!(!log(&outcome).contains("FILLED"));
+    let used = locara_builder::sandbox::disk_usage(checkout.path());
+    assert!(used < 1 << 30, "stopped long before 1 GiB: {used} bytes");
+}
+
+#[test]
+fn the_private_tmp_is_bounded_and_private() {
+    let checkout = TempDir::new().unwrap();
+    let marker = format!("/tmp/locara-test-private-{}", std::process::id());
+    let script = format!(
+        "echo inside > {marker} && cat {marker}; head -c 33554432 /dev/zero > /tmp/big; \
+         ls -A /tmp | wc -l; ls /dev"
+    );
+    let mut spec = sh(checkout.path(), &script);
+    spec.tmp_bytes = 8 << 20;
+    spec.max_file_bytes = 64 << 20;
+    let outcome = run_confined(&spec);
+    let log = log(&outcome);
+    assert!(log.starts_with("inside\n"), "{log}");
+    assert!(log.contains("No space left on device"), "{log}");
+    assert!(
+        !Path::new(&marker).exists(),
+        "the sandbox's /tmp is not the host's"
+    );
+}
+
+#[test]
+fn without_a_private_root_a_kernel_without_unix_socket_rules_is_refused() {
+    let checkout = TempDir::new().unwrap();
+    let mut spec = sh(checkout.path(), "echo RAN");
+    spec.private_root = false;
+    match run(&spec, &launcher()) {
+        Err(SandboxError::Setup { message }) => {
+            assert!(message.contains("named UNIX sockets"), "{message}");
+            assert!(message.contains("allow_weaker_isolation"), "{message}");
+        }
+        Ok(outcome) => {
+            // Only a kernel whose Landlock denies connecting to named sockets may run it.
+            assert!(
+                outcome.enforcement.named_sockets_isolated(),
+                "ran without a private root on a kernel that cannot isolate sockets: {outcome:?}"
+            );
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+    // Allowed explicitly, it runs, and says what it lacks.
+    spec.allow_weaker_isolation = true;
+    let outcome = run(&spec, &launcher()).unwrap();
+    assert!(log(&outcome).contains("RAN"));
+    assert!(!outcome.enforcement.private_root);
+    assert!(
+        outcome
+            .enforcement
+            .gaps()
+            .iter()
+            .any(|gap| gap.contains("no private root"))
+    );
 }

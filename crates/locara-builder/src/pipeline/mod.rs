@@ -45,6 +45,8 @@ pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 const LOG_TAIL_LINES: usize = 30;
 /// The builds per request: two, to check reproducibility.
 const BUILDS: u8 = 2;
+/// Size of each build's private `/tmp` (memory-backed); builds should use `TMPDIR`, on disk.
+pub const BUILD_TMP_BYTES: u64 = 256 << 20;
 
 /// What to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,15 @@ pub struct BuilderConfig {
     pub max_log_bytes: u64,
     /// Largest file a build may write.
     pub max_file_bytes: u64,
+    /// Most processes and threads a build may have at once; reaching it stops the build.
+    pub max_processes: u64,
+    /// Most memory each process of a build may allocate.
+    pub max_memory_bytes: u64,
+    /// Most bytes the checkout and scratch directory may hold together; more stops the build.
+    pub max_disk_bytes: u64,
+    /// Build even where the sandbox lacks a required protection (see
+    /// [`SandboxSpec::allow_weaker_isolation`]). Leave `false` in production.
+    pub allow_weaker_isolation: bool,
     /// Largest artifact (compressed) accepted.
     pub max_artifact_bytes: u64,
     /// The sandbox launcher.
@@ -566,8 +577,12 @@ fn build_once(
         wall_clock: config.wall_clock,
         max_log_bytes: config.max_log_bytes,
         max_file_bytes: config.max_file_bytes,
-        // The pipeline never builds unconfined; only the sandbox API offers that choice.
-        allow_without_landlock: false,
+        max_processes: config.max_processes,
+        max_memory_bytes: config.max_memory_bytes,
+        max_disk_bytes: config.max_disk_bytes,
+        tmp_bytes: BUILD_TMP_BYTES,
+        private_root: true,
+        allow_weaker_isolation: config.allow_weaker_isolation,
     };
     let header = format!(
         "== {build}: {:?} in {} (SOURCE_DATE_EPOCH={}) ==\n",
@@ -585,28 +600,32 @@ fn build_once(
     if !outcome.log.is_empty() && !outcome.log.ends_with(b"\n") {
         log.push(b'\n');
     }
-    let gaps = outcome.enforcement.gaps();
+    let enforcement = &outcome.enforcement;
+    let gaps = enforcement.gaps();
     let _ = writeln!(
         log,
-        "== {build}: {} after {:.1} s; sandbox gaps: {} ==",
-        describe(outcome.end),
+        "== {build}: {} after {:.1} s ==\n== sandbox: {}; limits: {}; gaps: {} ==",
+        describe(outcome.end, &spec),
         outcome.duration.as_secs_f64(),
+        enforcement.protections().join(", "),
+        limits(&spec),
         if gaps.is_empty() {
             "none".to_owned()
         } else {
             gaps.join(", ")
         }
     );
-    if !gaps.is_empty() {
-        tracing::warn!(%build, gaps = ?gaps, "sandbox protections not in force");
+    let uncovered = enforcement.uncovered_gaps();
+    if !uncovered.is_empty() {
+        tracing::warn!(%build, gaps = ?uncovered, "sandbox protections not in force");
     }
     let log_tail = || tail_lines(&outcome.log, LOG_TAIL_LINES);
     match outcome.end {
         End::Exited(0) => {}
-        End::Exited(_) | End::Signalled(_) => {
+        End::Exited(_) | End::Signalled(_) | End::ProcessLimit | End::DiskLimit => {
             return Err(BuildError::BuildFailed {
                 build,
-                how: describe(outcome.end),
+                how: describe(outcome.end, &spec),
                 log_tail: log_tail(),
                 log: std::mem::take(log),
             });
@@ -753,13 +772,51 @@ fn toolchain_versions(path: &str) -> BTreeMap<String, String> {
     versions
 }
 
-fn describe(end: End) -> String {
+/// How a build ended, naming the limit that stopped it.
+fn describe(end: End, spec: &SandboxSpec) -> String {
     match end {
         End::Exited(code) => format!("exited with code {code}"),
+        End::Signalled(25) => format!(
+            "was killed by signal 25 (SIGXFSZ): it wrote a file past the limit of {} per file",
+            bytes(spec.max_file_bytes)
+        ),
         End::Signalled(signal) => format!("was killed by signal {signal}"),
         End::TimedOut => "timed out".to_owned(),
         End::LogLimit => "passed the log limit".to_owned(),
+        End::ProcessLimit => format!(
+            "reached the limit of {} processes and threads and was stopped with everything it \
+             started (a fork bomb, or a build that needs a higher build_max_processes)",
+            spec.max_processes
+        ),
+        End::DiskLimit => format!(
+            "filled its checkout and scratch directory past the disk limit of {} and was stopped",
+            bytes(spec.max_disk_bytes)
+        ),
     }
+}
+
+/// The limits a build ran under, in words, for its log.
+fn limits(spec: &SandboxSpec) -> String {
+    format!(
+        "{} processes and threads, {} of memory per process, {} per file, {} of disk, {} of /tmp, \
+         {} s",
+        spec.max_processes,
+        bytes(spec.max_memory_bytes),
+        bytes(spec.max_file_bytes),
+        bytes(spec.max_disk_bytes),
+        bytes(spec.tmp_bytes),
+        spec.wall_clock.as_secs()
+    )
+}
+
+/// A byte count in the largest binary unit that divides it (`512 MiB`, `1536 KiB`, `1000 bytes`).
+fn bytes(count: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if count >= size && count % size == 0 {
+            return format!("{} {unit}", count / size);
+        }
+    }
+    format!("{count} bytes")
 }
 
 /// The last `lines` lines of a log, as text.

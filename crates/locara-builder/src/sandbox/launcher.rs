@@ -4,13 +4,16 @@
 //! code between `fork` and `exec` (`pre_exec`, which is `unsafe`). So the parent starts this launcher
 //! instead, in two stages, each single-threaded when it makes its syscalls:
 //!
-//! 1. `launch` (outer): unshares a user, network, PID and IPC namespace (a user namespace keeps the
-//!    launcher's own uid and gid, mapped 1:1, so a root builder loses its capabilities over the host),
-//!    then starts itself again as `confine`, which becomes PID 1 of the new PID namespace, and waits.
+//! 1. `launch` (outer): when it runs as root, hands the writable paths to the unprivileged build user
+//!    ([`BUILD_UID`]); unshares a user, mount, network, PID and IPC namespace (the user namespace maps
+//!    the launcher's own uid and gid 1:1, plus the build user for a root launcher), then starts itself
+//!    again as `confine`, which becomes PID 1 of the new PID namespace, and waits.
 //! 2. `confine` (inner, the namespace's init): asks to be killed when the outer stage dies, sets
-//!    resource limits, applies the Landlock ruleset, reports what the kernel enforces, starts the
-//!    command with exactly the requested environment, reaps orphans until the command ends, reports how
-//!    it ended and exits, which makes the kernel kill everything left in the namespace.
+//!    resource limits, builds and enters the private root ([`super::root`]), applies the Landlock
+//!    ruleset, refuses if a required protection is missing, reports what the kernel enforces, starts the
+//!    command (as the build user, with exactly the requested environment), watches the number of its
+//!    processes, reaps orphans until the command ends, reports how it ended and exits, which makes the
+//!    kernel kill everything left in the namespace.
 //!
 //! The command is not PID 1 itself because the kernel does not deliver default-action signals to a
 //! namespace's init (a build would not die of `SIGXFSZ` or `SIGPIPE`) and an init must reap orphans.
@@ -22,8 +25,12 @@ use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, PathBeneath, PathFd, Ruleset,
@@ -32,15 +39,20 @@ use landlock::{
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{Pid, getgid, getppid, getuid};
+use nix::unistd::{Gid, Pid, Uid, getgid, getppid, getuid};
+use rustix::thread::{
+    CapabilitySet, CapabilitySets, capabilities, clear_ambient_capability_set,
+    configure_capability_in_ambient_set, set_capabilities,
+};
 
 use super::Enforcement;
 use super::protocol::{
-    CONFINE, CommandEnd, EXEC_FAILED_EXIT, LAUNCH, Namespaces, PROTOCOL_VERSION, Report, Request,
-    SETUP_FAILED_EXIT,
+    CONFINE, CommandEnd, EXEC_FAILED_EXIT, LAUNCH, MAP_IDS, Namespaces, PROTOCOL_VERSION, Report,
+    Request, SETUP_FAILED_EXIT,
 };
+use super::root::{self, DEVICES, RootPlan};
 
 /// The Landlock ABI whose rights Locara asks for. Every right a newer ABI adds only narrows what the
 /// build may do, so asking for the newest the `landlock` crate knows is safe; the kernel enforces the
@@ -50,14 +62,22 @@ const REQUESTED_ABI: ABI = ABI::V10;
 /// Open files allowed to the command (`RLIMIT_NOFILE`), or the current hard limit if lower.
 const MAX_OPEN_FILES: u64 = 8192;
 
-/// Character devices every build may use: they hold nothing and reach nothing.
-const READ_WRITE_DEVICES: [&str; 3] = ["/dev/null", "/dev/zero", "/dev/full"];
-/// Random sources every build may read.
-const READ_DEVICES: [&str; 2] = ["/dev/random", "/dev/urandom"];
+/// The uid a root launcher runs the command as (`nobody` on most distributions): the command then
+/// owns nothing of the host, cannot read root's files, and is bound by `RLIMIT_NPROC`, which the kernel
+/// does not apply to root.
+pub const BUILD_UID: u32 = 65534;
+/// The gid that goes with [`BUILD_UID`] (`nogroup`).
+pub const BUILD_GID: u32 = 65534;
+
+/// How often the inner stage counts the sandbox's processes and threads.
+const PROCESS_WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The launcher's whole logic: `args` are the arguments after the program (and after any leading
 /// arguments of a host binary's hidden subcommand). Never returns: it execs the command or exits.
 pub fn exec_main(args: Vec<OsString>) -> ! {
+    if args.first().and_then(|stage| stage.to_str()) == Some(MAP_IDS) {
+        map_ids_helper(&args[1..])
+    }
     let mut status = match io::stdin().as_fd().try_clone_to_owned() {
         Ok(fd) => File::from(fd),
         Err(error) => fail_without_status(&format!(
@@ -105,6 +125,13 @@ fn parse_args(args: &[OsString]) -> Result<(Stage, Request), String> {
     Ok((stage, request))
 }
 
+/// The leading arguments a host binary's subcommand needed to reach [`exec_main`]: everything in our
+/// argv before `args`.
+fn leading_args(args: &[OsString]) -> Vec<OsString> {
+    let own_args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    own_args[..own_args.len().saturating_sub(args.len())].to_vec()
+}
+
 fn launch(mut request: Request, args: &[OsString], mut status: File) -> ! {
     // If the supervisor dies (the builder crashed), nobody would enforce the wall clock: die with it.
     if let Err(error) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
@@ -116,7 +143,16 @@ fn launch(mut request: Request, args: &[OsString], mut status: File) -> ! {
     if getppid().as_raw() != request.parent_pid {
         fail(&mut status, "the supervising process is gone".to_owned());
     }
-    request.namespaces = match make_namespaces() {
+    let build_user = getuid().is_root().then_some((BUILD_UID, BUILD_GID));
+    if let Some((uid, gid)) = build_user {
+        for path in &request.writable {
+            if let Err(message) = hand_over(path, uid, gid) {
+                fail(&mut status, message);
+            }
+        }
+    }
+    let leading = leading_args(args);
+    request.namespaces = match make_namespaces(request.private_root, build_user, &leading) {
         Ok(namespaces) => namespaces,
         Err(message) => fail(&mut status, message),
     };
@@ -124,12 +160,9 @@ fn launch(mut request: Request, args: &[OsString], mut status: File) -> ! {
         Ok(json) => json,
         Err(error) => fail(&mut status, format!("cannot encode the request: {error}")),
     };
-    // Re-run this very program (even if its file was replaced since) with the same leading arguments
-    // a host binary's subcommand needed: everything in our argv before `args`.
-    let own_args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let leading = &own_args[..own_args.len().saturating_sub(args.len())];
+    // Re-run this very program (even if its file was replaced since) with the same leading arguments.
     let spawned = Command::new("/proc/self/exe")
-        .args(leading)
+        .args(&leading)
         .arg(CONFINE)
         .arg(request_json)
         .env_clear()
@@ -158,43 +191,219 @@ fn launch(mut request: Request, args: &[OsString], mut status: File) -> ! {
     }
 }
 
-/// Unshares the namespaces; with a user namespace when the kernel lets us, otherwise (root only, e.g.
-/// in a container that forbids nested user namespaces) without one, which [`Enforcement`] reports.
-fn make_namespaces() -> Result<Namespaces, String> {
+/// Gives `path` and everything below it (not following links) to the build user, so the command can
+/// write there; the root launcher's caller still reads and deletes it as root.
+fn hand_over(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    let mut pending = vec![path.to_owned()];
+    while let Some(path) = pending.pop() {
+        let metadata = fs::symlink_metadata(&path)
+            .map_err(|error| format!("cannot inspect writable path {}: {error}", path.display()))?;
+        std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).map_err(|error| {
+            format!(
+                "cannot give {} to the build user {uid}: {error}",
+                path.display()
+            )
+        })?;
+        if metadata.is_dir() {
+            let entries = fs::read_dir(&path)
+                .map_err(|error| format!("cannot list {}: {error}", path.display()))?;
+            for entry in entries {
+                let entry =
+                    entry.map_err(|error| format!("cannot list {}: {error}", path.display()))?;
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Unshares the namespaces: with a user namespace when the kernel lets us, otherwise (root only, e.g.
+/// in a container that forbids nested user namespaces) without one; with a mount namespace when asked,
+/// otherwise or where the kernel refuses it without one. [`Enforcement`] reports what was made.
+fn make_namespaces(
+    private_root: bool,
+    build_user: Option<(u32, u32)>,
+    leading: &[OsString],
+) -> Result<Namespaces, String> {
     let uid = getuid();
     let gid = getgid();
     let others = CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
-    match unshare(CloneFlags::CLONE_NEWUSER | others) {
-        Ok(()) => {
-            // Keep our own uid and gid, so files the build writes belong to the builder.
-            write_proc("/proc/self/setgroups", "deny")?;
-            write_proc("/proc/self/uid_map", &format!("{uid} {uid} 1"))?;
-            write_proc("/proc/self/gid_map", &format!("{gid} {gid} 1"))?;
-            Ok(Namespaces {
-                user: true,
-                network: true,
-                pid: true,
-                ipc: true,
-            })
+    let mount = if private_root {
+        CloneFlags::CLONE_NEWNS
+    } else {
+        CloneFlags::empty()
+    };
+    let mut attempts = vec![CloneFlags::CLONE_NEWUSER | mount | others];
+    if private_root {
+        attempts.push(CloneFlags::CLONE_NEWUSER | others);
+    }
+    if uid.is_root() {
+        attempts.push(mount | others);
+        if private_root {
+            attempts.push(others);
         }
-        Err(user_error) if uid.is_root() => match unshare(others) {
-            Ok(()) => Ok(Namespaces {
-                user: false,
-                network: true,
-                pid: true,
-                ipc: true,
-            }),
-            Err(error) => Err(format!(
-                "cannot create network, PID and IPC namespaces: {error} (with a user namespace: \
-                 {user_error}); the builder needs unshare(2), which containers often forbid"
-            )),
-        },
-        Err(error) => Err(format!(
-            "cannot create user, network, PID and IPC namespaces as uid {uid}: {error}; allow \
+    }
+    // A root launcher maps the build user as well, which only a process outside the new user
+    // namespace may do: a helper started before the namespace exists.
+    let mut helper = match build_user {
+        Some((build_uid, build_gid)) => Some(MapHelper::start(
+            leading,
+            &MapIds {
+                pid: std::process::id(),
+                uid_map: format!("{uid} {uid} 1\n{build_uid} {build_uid} 1\n"),
+                gid_map: format!("{gid} {gid} 1\n{build_gid} {build_gid} 1\n"),
+            },
+        )?),
+        None => None,
+    };
+    let mut errors = Vec::new();
+    for flags in attempts {
+        match unshare(flags) {
+            Ok(()) => {
+                let user = flags.contains(CloneFlags::CLONE_NEWUSER);
+                if user {
+                    match helper.take() {
+                        Some(helper) => helper.map()?,
+                        None => map_self(uid, gid)?,
+                    }
+                }
+                let mount = flags.contains(CloneFlags::CLONE_NEWNS);
+                return Ok(Namespaces {
+                    user,
+                    network: true,
+                    pid: true,
+                    ipc: true,
+                    mount,
+                    mount_error: (private_root && !mount).then(|| errors.join("; ")),
+                    build_user,
+                    host_uid: build_user.map_or(uid.as_raw(), |(uid, _)| uid),
+                });
+            }
+            Err(error) => errors.push(format!("unshare({flags:?}): {error}")),
+        }
+    }
+    let errors = errors.join("; ");
+    if uid.is_root() {
+        Err(format!(
+            "cannot create network, PID and IPC namespaces: {errors}; the builder needs unshare(2), \
+             which containers often forbid"
+        ))
+    } else {
+        Err(format!(
+            "cannot create user, network, PID and IPC namespaces as uid {uid}: {errors}; allow \
              unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or the \
              AppArmor userns restriction) or run the builder as root"
-        )),
+        ))
     }
+}
+
+/// An unprivileged launcher maps only its own uid and gid, 1:1 (so what the command makes stays the
+/// builder's), after denying `setgroups` as the kernel requires. It keeps `CAP_SYS_ADMIN` in the new
+/// namespace across the exec of the inner stage (as an ambient capability), which needs it to build
+/// the private root and drops it before the command starts.
+fn map_self(uid: Uid, gid: Gid) -> Result<(), String> {
+    write_proc("/proc/self/setgroups", "deny")?;
+    write_proc("/proc/self/uid_map", &format!("{uid} {uid} 1"))?;
+    write_proc("/proc/self/gid_map", &format!("{gid} {gid} 1"))?;
+    if uid.is_root() {
+        return Ok(());
+    }
+    let admin = CapabilitySet::SYS_ADMIN;
+    let mut sets = capabilities(None)
+        .map_err(|error| format!("cannot read the launcher's capabilities: {error}"))?;
+    sets.inheritable |= admin;
+    set_capabilities(None, sets)
+        .map_err(|error| format!("cannot keep CAP_SYS_ADMIN for the inner stage: {error}"))?;
+    configure_capability_in_ambient_set(admin, true)
+        .map_err(|error| format!("cannot keep CAP_SYS_ADMIN for the inner stage: {error}"))
+}
+
+/// What the map helper writes, for which process.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MapIds {
+    /// The launcher, the helper's parent.
+    pid: u32,
+    /// Its new `uid_map`.
+    uid_map: String,
+    /// Its new `gid_map`.
+    gid_map: String,
+}
+
+/// The helper process that writes a root launcher's id maps from outside its new user namespace.
+struct MapHelper {
+    child: std::process::Child,
+}
+
+impl MapHelper {
+    fn start(leading: &[OsString], ids: &MapIds) -> Result<Self, String> {
+        let ids = serde_json::to_string(ids).map_err(|error| error.to_string())?;
+        let child = Command::new("/proc/self/exe")
+            .args(leading)
+            .arg(MAP_IDS)
+            .arg(ids)
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("cannot start the id-map helper: {error}"))?;
+        Ok(Self { child })
+    }
+
+    /// Tells the helper to write the maps now, and waits for its answer.
+    fn map(mut self) -> Result<(), String> {
+        use std::io::Read;
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.write_all(b"map\n");
+        }
+        let mut answer = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            let _ = stdout.read_to_string(&mut answer);
+        }
+        let _ = self.child.wait();
+        match answer.trim() {
+            "ok" => Ok(()),
+            "" => Err("the id-map helper ended without an answer".to_owned()),
+            message => Err(message.to_owned()),
+        }
+    }
+}
+
+impl Drop for MapHelper {
+    fn drop(&mut self) {
+        // Unused (no user namespace could be made): closing its input ends it.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// The helper's whole logic: waits for `map` on standard input, writes the maps of its parent, and
+/// answers `ok` or the reason on standard output.
+fn map_ids_helper(args: &[OsString]) -> ! {
+    let answer = (|| {
+        let ids: MapIds = args
+            .first()
+            .and_then(|ids| ids.to_str())
+            .and_then(|ids| serde_json::from_str(ids).ok())
+            .ok_or_else(|| "the id-map helper got no valid request".to_owned())?;
+        if getppid().as_raw() != ids.pid as i32 {
+            return Err("the id-map helper's parent is not the launcher".to_owned());
+        }
+        let mut line = String::new();
+        io::stdin()
+            .read_line(&mut line)
+            .map_err(|error| error.to_string())?;
+        if line.trim() != "map" {
+            return Ok(());
+        }
+        write_proc(&format!("/proc/{}/uid_map", ids.pid), &ids.uid_map)?;
+        write_proc(&format!("/proc/{}/gid_map", ids.pid), &ids.gid_map)
+    })();
+    let _ = match answer {
+        Ok(()) => writeln!(io::stdout(), "ok"),
+        Err(message) => writeln!(io::stdout(), "cannot map the build user: {message}"),
+    };
+    std::process::exit(0)
 }
 
 fn write_proc(path: &str, contents: &str) -> Result<(), String> {
@@ -211,7 +420,7 @@ fn confine(request: Request, mut status: File) -> ! {
             format!("cannot set the parent-death signal: {error}"),
         );
     }
-    if let Err(message) = set_limits(request.max_file_bytes) {
+    if let Err(message) = set_limits(&request) {
         fail(&mut status, message);
     }
     let Some((program, arguments)) = request.command.split_first() else {
@@ -222,38 +431,81 @@ fn confine(request: Request, mut status: File) -> ! {
         Ok(file) => file,
         Err(error) => fail(&mut status, format!("cannot open /dev/null: {error}")),
     };
-    let mut enforcement = match apply_landlock(&request) {
+    let namespaces = request.namespaces.clone();
+    let user = namespaces
+        .build_user
+        .unwrap_or((getuid().as_raw(), getgid().as_raw()));
+    let made = if namespaces.mount {
+        let plan = RootPlan {
+            readable: &request.readable,
+            writable: &request.writable,
+            tmp_bytes: request.tmp_bytes,
+            user,
+            home: request
+                .env
+                .iter()
+                .find(|(key, _)| key == "HOME")
+                .map(|(_, value)| value.clone()),
+        };
+        match root::enter_private_root(&plan) {
+            Ok(made) => Some(made),
+            Err(message) => fail(
+                &mut status,
+                format!("cannot build the sandbox's private root: {message}"),
+            ),
+        }
+    } else {
+        None
+    };
+    let mut enforcement = match apply_landlock(&request, made.is_some()) {
         Ok(enforcement) => enforcement,
         Err(message) => fail(&mut status, message),
     };
-    enforcement.user_namespace = request.namespaces.user;
-    enforcement.network_namespace = request.namespaces.network;
-    enforcement.pid_namespace = request.namespaces.pid;
-    enforcement.ipc_namespace = request.namespaces.ipc;
-    if !enforcement.filesystem && !request.allow_without_landlock {
-        fail(
-            &mut status,
-            format!(
-                "the kernel enforces no Landlock rule (ABI {}); refusing to run the build \
-                 unconfined. Use Linux 5.13 or later with Landlock enabled (lsm=...,landlock), \
-                 or set allow_without_landlock if you accept an unconfined build",
-                enforcement.landlock_abi
-            ),
-        );
+    enforcement.user_namespace = namespaces.user;
+    enforcement.network_namespace = namespaces.network;
+    enforcement.pid_namespace = namespaces.pid;
+    enforcement.ipc_namespace = namespaces.ipc;
+    enforcement.private_root = made.is_some();
+    enforcement.private_proc = made.as_ref().is_some_and(|made| made.proc);
+    enforcement.command_uid = namespaces.host_uid;
+    if let Some(made) = &made {
+        enforcement.skipped_readable = made.skipped_readable.clone();
     }
-    report(&mut status, &Report::Confined(enforcement));
+    if let Err(message) = check_required(&enforcement, &request) {
+        fail(&mut status, message);
+    }
+    if let Err(message) = protect_init(namespaces.build_user.is_none()) {
+        fail(&mut status, message);
+    }
+    report(&mut status, &Report::Confined(enforcement.clone()));
 
-    let spawned = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(arguments)
         .env_clear()
         .envs(request.env.iter().map(|(key, value)| (key, value)))
         .current_dir(&request.working_dir)
         .stdin(Stdio::from(dev_null))
         .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let end = match spawned {
-        Ok(child) => reap_until(Pid::from_raw(child.id() as i32)),
+        .stderr(Stdio::inherit());
+    if let Some((uid, gid)) = namespaces.build_user {
+        // In the child, before exec: std drops the supplementary groups, then sets the gid and uid,
+        // which clears every capability.
+        command.uid(uid).gid(gid);
+    }
+    let end = match command.spawn() {
+        Ok(child) => {
+            let limit_hit = Arc::new(AtomicBool::new(false));
+            if enforcement.private_proc {
+                watch_processes(request.max_processes, limit_hit.clone());
+            }
+            match reap_until(Pid::from_raw(child.id() as i32)) {
+                CommandEnd::Signalled(_) if limit_hit.load(Ordering::SeqCst) => {
+                    CommandEnd::ProcessLimit
+                }
+                end => end,
+            }
+        }
         Err(error) => {
             let _ = writeln!(
                 io::stderr(),
@@ -266,6 +518,102 @@ fn confine(request: Request, mut status: File) -> ! {
     report(&mut status, &Report::Ended(end));
     // Leaving ends the PID namespace: the kernel kills whatever the command left running.
     std::process::exit(0)
+}
+
+/// Keeps the command away from this init: it cannot be traced or have its memory read (not dumpable),
+/// and, when the command runs as the same user (an unprivileged launcher), it gives up every capability
+/// first, so the command inherits none: `no_new_privs` (set with Landlock) keeps it from gaining any at
+/// exec. Dropping capabilities keeps the parent-death signal (a change of uid would clear it).
+fn protect_init(same_user: bool) -> Result<(), String> {
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|error| format!("cannot make the sandbox's init undumpable: {error}"))?;
+    if !same_user {
+        return Ok(());
+    }
+    clear_ambient_capability_set()
+        .map_err(|error| format!("cannot clear the ambient capabilities: {error}"))?;
+    set_capabilities(
+        None,
+        CapabilitySets {
+            effective: CapabilitySet::empty(),
+            permitted: CapabilitySet::empty(),
+            inheritable: CapabilitySet::empty(),
+        },
+    )
+    .map_err(|error| format!("cannot drop the capabilities: {error}"))
+}
+
+/// Refuses a sandbox that lacks a protection the request requires, unless weaker isolation is allowed.
+fn check_required(enforcement: &Enforcement, request: &Request) -> Result<(), String> {
+    if request.allow_weaker_isolation {
+        return Ok(());
+    }
+    let allow = "or set allow_weaker_isolation if you accept weaker isolation";
+    if !enforcement.filesystem {
+        return Err(format!(
+            "the kernel enforces no Landlock rule (ABI {}); refusing to run the command \
+             unconfined. Use Linux 5.13 or later with Landlock enabled (lsm=...,landlock), {allow}",
+            enforcement.landlock_abi
+        ));
+    }
+    if !enforcement.named_sockets_isolated() {
+        let why = request
+            .namespaces
+            .mount_error
+            .clone()
+            .unwrap_or_else(|| "no private root was asked for".to_owned());
+        return Err(format!(
+            "the command could connect to the host's named UNIX sockets (database, container and \
+             session-bus sockets): there is no private mount namespace ({why}) and this kernel's \
+             Landlock (ABI {}) cannot deny connecting to them (that needs ABI 9). Allow mount \
+             namespaces for the builder, use a newer kernel, {allow}",
+            enforcement.landlock_abi
+        ));
+    }
+    Ok(())
+}
+
+/// Stops the run when the sandbox's processes and threads reach `limit` (the kernel refuses more
+/// anyway; a build stuck at the limit, such as a fork bomb, would otherwise spin until the wall clock).
+/// Counts through the private `/proc`, which shows only this PID namespace.
+fn watch_processes(limit: u64, hit: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(PROCESS_WATCH_INTERVAL);
+            // Our own tasks (this init and this thread) are not the command's.
+            if count_tasks(std::process::id()) + 1 >= limit {
+                hit.store(true, Ordering::SeqCst);
+                // From a PID namespace's init, -1 means every other process in the namespace.
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
+        }
+    });
+}
+
+/// Processes and threads in this PID namespace but those of `own`.
+fn count_tasks(own: u32) -> u64 {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    let own = own.to_string();
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name != own.as_str() && name.bytes().all(|byte| byte.is_ascii_digit())
+        })
+        .map(|entry| {
+            // Field 20 of stat, counted after the command name's closing parenthesis.
+            fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    let (_, rest) = stat.rsplit_once(')')?;
+                    rest.split_whitespace().nth(17)?.parse::<u64>().ok()
+                })
+                .unwrap_or(1)
+        })
+        .sum()
 }
 
 /// As the PID namespace's init, reaps every process that ends (orphans are re-parented to us) until
@@ -283,13 +631,27 @@ fn reap_until(command: Pid) -> CommandEnd {
     }
 }
 
-fn set_limits(max_file_bytes: u64) -> Result<(), String> {
+fn set_limits(request: &Request) -> Result<(), String> {
     let limit = |resource, soft, hard| {
         setrlimit(resource, soft, hard)
             .map_err(|error| format!("cannot set {resource:?} to {soft}: {error}"))
     };
-    limit(Resource::RLIMIT_FSIZE, max_file_bytes, max_file_bytes)?;
+    limit(
+        Resource::RLIMIT_FSIZE,
+        request.max_file_bytes,
+        request.max_file_bytes,
+    )?;
     limit(Resource::RLIMIT_CORE, 0, 0)?;
+    limit(
+        Resource::RLIMIT_NPROC,
+        request.max_processes,
+        request.max_processes,
+    )?;
+    limit(
+        Resource::RLIMIT_DATA,
+        request.max_memory_bytes,
+        request.max_memory_bytes,
+    )?;
     let (_, open_files_hard) = getrlimit(Resource::RLIMIT_NOFILE)
         .map_err(|error| format!("cannot read RLIMIT_NOFILE: {error}"))?;
     let open_files = MAX_OPEN_FILES.min(open_files_hard);
@@ -297,7 +659,9 @@ fn set_limits(max_file_bytes: u64) -> Result<(), String> {
 }
 
 /// Applies the ruleset and says what the kernel enforces of it.
-fn apply_landlock(request: &Request) -> Result<Enforcement, String> {
+/// With a private root, the sandbox's own `/proc` is readable and its own `/tmp` writable; without
+/// one, those would be the host's, and stay closed.
+fn apply_landlock(request: &Request, private_root: bool) -> Result<Enforcement, String> {
     let landlock_error = |error: landlock::RulesetError| format!("Landlock: {error}");
     let read = AccessFs::from_read(REQUESTED_ABI);
     // Full access, except creating device nodes (the user namespace forbids that anyway).
@@ -327,14 +691,25 @@ fn apply_landlock(request: &Request) -> Result<Enforcement, String> {
         })?;
         ruleset = ruleset.add_rule(rule).map_err(landlock_error)?;
     }
-    for (devices, access) in [
-        (&READ_WRITE_DEVICES[..], device_read_write),
-        (&READ_DEVICES[..], BitFlags::from(AccessFs::ReadFile)),
-    ] {
-        for device in devices {
-            if let Some(rule) = rule_for(Path::new(device), access)? {
-                ruleset = ruleset.add_rule(rule).map_err(landlock_error)?;
-            }
+    let (read_write_devices, read_devices) = DEVICES.split_at(3);
+    let mut extra: Vec<(&str, BitFlags<AccessFs>)> = Vec::new();
+    extra.extend(
+        read_write_devices
+            .iter()
+            .map(|device| (*device, device_read_write)),
+    );
+    extra.extend(
+        read_devices
+            .iter()
+            .map(|device| (*device, BitFlags::from(AccessFs::ReadFile))),
+    );
+    if private_root {
+        extra.push(("/proc", read));
+        extra.push(("/tmp", write));
+    }
+    for (path, access) in extra {
+        if let Some(rule) = rule_for(Path::new(path), access)? {
+            ruleset = ruleset.add_rule(rule).map_err(landlock_error)?;
         }
     }
     // No NetPort rule: with TCP handled, every bind and connect is denied.

@@ -1,15 +1,20 @@
 //! Runs one command offline, confined and limited (docs/build-sandbox.md, ADR 0080).
 //!
 //! [`run`] starts a launcher program ([`Launcher`], whose logic is [`exec_main`]) in a new process
-//! group. The launcher puts the command in new user, network, PID and IPC namespaces, sets resource
-//! limits, applies a Landlock ruleset (read and execute below [`SandboxSpec::readable`], full access below
-//! [`SandboxSpec::writable`], nothing else; every TCP bind and connect denied) and starts it, as the
-//! only child of the namespace's init, with exactly [`SandboxSpec::env`]. Standard output and error go
-//! to one pipe, read into a capped log.
+//! group. The launcher puts the command in new user, mount, network, PID and IPC namespaces, gives it
+//! a private root holding only its grants (read-only binds of [`SandboxSpec::readable`], read-write
+//! binds of [`SandboxSpec::writable`], a private `/tmp`, a minimal `/dev`, its own `/proc`), sets
+//! resource limits, applies a Landlock ruleset as a second layer (read and execute below the readable
+//! grants, full access below the writable ones, nothing else; every TCP bind and connect denied) and
+//! starts it, as the only child of the namespace's init and, for a root builder, as the unprivileged
+//! [`BUILD_UID`], with exactly [`SandboxSpec::env`]. Standard output and error go to one pipe, read into
+//! a capped log; the writable grants are measured while it runs, against [`SandboxSpec::max_disk_bytes`].
 //!
 //! Invariants:
-//! - the command never runs before its Landlock ruleset is in force; if the kernel enforces no Landlock
-//!   rule at all the launcher refuses, unless [`SandboxSpec::allow_without_landlock`] is set;
+//! - the command never runs before its private root and Landlock ruleset are in force; if the kernel
+//!   enforces no Landlock rule at all, or the command could reach the host's named UNIX sockets (no
+//!   private root and no Landlock `ResolveUnix`), the launcher refuses, unless
+//!   [`SandboxSpec::allow_weaker_isolation`] is set;
 //! - what the kernel enforced is reported in [`SandboxOutcome::enforcement`], never guessed;
 //! - when [`run`] returns, no process the command started is left: at the wall-clock limit or when the
 //!   log passes its cap the whole process group is killed; the command is PID 1 of its own PID
@@ -17,6 +22,7 @@
 
 mod launcher;
 mod protocol;
+mod root;
 
 use std::ffi::OsString;
 use std::io::{self, Read};
@@ -32,7 +38,7 @@ use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-pub use launcher::exec_main;
+pub use launcher::{BUILD_GID, BUILD_UID, exec_main};
 use protocol::{CommandEnd, LAUNCH, PROTOCOL_VERSION, Report, Request};
 
 /// How long [`run`] waits for the last output and reports after it killed the process group.
@@ -41,6 +47,9 @@ const GRACE_AFTER_KILL: Duration = Duration::from_secs(5);
 const MAX_STATUS_BYTES: u64 = 1 << 20;
 /// Bytes of the log quoted in a [`SandboxError::NoReport`].
 const LOG_EXCERPT_BYTES: usize = 2000;
+/// The shortest pause between two measurements of the writable grants; a measurement that takes longer
+/// than a fifth of it stretches it, so measuring never takes more than a fifth of a core.
+const DISK_WATCH_INTERVAL: Duration = Duration::from_millis(200);
 
 /// What to run and within which limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +71,47 @@ pub struct SandboxSpec {
     pub max_log_bytes: u64,
     /// Largest file the command may write (`RLIMIT_FSIZE`); writing past it fails with `SIGXFSZ`/`EFBIG`.
     pub max_file_bytes: u64,
-    /// Run even on a kernel that enforces no Landlock rule. Leave `false` in production.
-    pub allow_without_landlock: bool,
+    /// Most processes and threads at once (`RLIMIT_NPROC`); reaching it ends the run with
+    /// [`End::ProcessLimit`].
+    pub max_processes: u64,
+    /// Most memory each process may allocate (`RLIMIT_DATA`: heap and private writable mappings).
+    pub max_memory_bytes: u64,
+    /// Most bytes the writable grants may hold together (what was there before included); more ends the
+    /// run with [`End::DiskLimit`].
+    pub max_disk_bytes: u64,
+    /// Size of the private `/tmp` (memory-backed; also holds `/dev/shm`).
+    pub tmp_bytes: u64,
+    /// Give the command a private root (a mount namespace holding only its grants). `false` shows it
+    /// the host's file system, filtered only by Landlock, and is refused unless the kernel's Landlock
+    /// denies connecting to named UNIX sockets or [`Self::allow_weaker_isolation`] is set.
+    pub private_root: bool,
+    /// Run even without a required protection (Landlock file rules; isolation from the host's named
+    /// UNIX sockets). Leave `false` in production.
+    pub allow_weaker_isolation: bool,
+}
+
+impl SandboxSpec {
+    /// A spec with the builder's default limits: 15 minutes, 1 MiB of log, 512 MiB per file, 1024
+    /// processes and threads, 4 GiB of memory per process, 8 GiB of disk, a 256 MiB `/tmp`, a private
+    /// root, and no weaker isolation.
+    pub fn new(command: Vec<String>, working_dir: PathBuf) -> Self {
+        Self {
+            command,
+            working_dir,
+            writable: Vec::new(),
+            readable: Vec::new(),
+            env: Vec::new(),
+            wall_clock: Duration::from_secs(900),
+            max_log_bytes: 1 << 20,
+            max_file_bytes: 512 << 20,
+            max_processes: 1024,
+            max_memory_bytes: 4 << 30,
+            max_disk_bytes: 8 << 30,
+            tmp_bytes: 256 << 20,
+            private_root: true,
+            allow_weaker_isolation: false,
+        }
+    }
 }
 
 /// The program [`run`] starts, which must call [`exec_main`] with the arguments after `leading_args`.
@@ -86,6 +134,10 @@ pub enum End {
     TimedOut,
     /// Its output passed the log cap and its process group was killed.
     LogLimit,
+    /// Its processes and threads reached [`SandboxSpec::max_processes`] and were all killed.
+    ProcessLimit,
+    /// Its writable grants grew past [`SandboxSpec::max_disk_bytes`] and its process group was killed.
+    DiskLimit,
 }
 
 /// What the kernel enforced for one run, as the launcher observed it after confining itself.
@@ -114,12 +166,22 @@ pub struct Enforcement {
     pub pid_namespace: bool,
     /// The command runs in its own IPC namespace.
     pub ipc_namespace: bool,
+    /// The command runs in its own mount namespace with a root made for it: nothing of the host's
+    /// file system exists inside but its grants.
+    #[serde(default)]
+    pub private_root: bool,
+    /// The private root has its own `/proc`, showing only the sandbox's processes.
+    #[serde(default)]
+    pub private_proc: bool,
+    /// The command's uid on the host ([`BUILD_UID`] when the builder runs as root).
+    #[serde(default)]
+    pub command_uid: u32,
     /// Readable paths that did not exist and so were not granted.
     pub skipped_readable: Vec<PathBuf>,
 }
 
 impl Enforcement {
-    /// Every protection Locara asks for is in force.
+    /// Every protection Locara asks for is in force, each layer included.
     pub fn is_complete(&self) -> bool {
         self.filesystem
             && self.missing_filesystem_rights.is_empty()
@@ -130,28 +192,114 @@ impl Enforcement {
             && self.network_namespace
             && self.pid_namespace
             && self.ipc_namespace
+            && self.private_root
+            && self.private_proc
     }
 
-    /// The protections that are not in force, in words, for logs and build records.
-    pub fn gaps(&self) -> Vec<String> {
-        let mut gaps = Vec::new();
-        if !self.filesystem {
-            gaps.push("no Landlock file-system rules".to_owned());
+    /// The command cannot connect to the host's named UNIX sockets: they do not exist in its private
+    /// root, or Landlock denies connecting to them (`ResolveUnix`, ABI 9).
+    pub fn named_sockets_isolated(&self) -> bool {
+        self.private_root
+            || (self.filesystem
+                && !self
+                    .missing_filesystem_rights
+                    .iter()
+                    .any(|right| right == "ResolveUnix"))
+    }
+
+    /// The protections in force, in words, for build logs.
+    pub fn protections(&self) -> Vec<String> {
+        let mut protections = Vec::new();
+        if self.private_root {
+            protections
+                .push("private root (mount namespace: only the granted paths exist)".to_owned());
         }
-        for right in &self.missing_filesystem_rights {
-            gaps.push(format!("Landlock right {right} not enforced"));
+        if self.filesystem {
+            let mut parts = vec!["files"];
+            if self.tcp {
+                parts.push("TCP");
+            }
+            if self.udp {
+                parts.push("UDP");
+            }
+            if self.scopes {
+                parts.push("signals and abstract sockets");
+            }
+            protections.push(format!(
+                "Landlock ABI {} ({})",
+                self.landlock_abi,
+                parts.join(", ")
+            ));
         }
         for (enforced, what) in [
-            (self.tcp, "TCP not denied by Landlock"),
-            (self.udp, "UDP not denied by Landlock"),
-            (self.scopes, "signals and abstract sockets not scoped"),
-            (self.user_namespace, "no user namespace"),
-            (self.network_namespace, "no network namespace"),
-            (self.pid_namespace, "no PID namespace"),
-            (self.ipc_namespace, "no IPC namespace"),
+            (self.user_namespace, "user namespace"),
+            (
+                self.network_namespace,
+                "network namespace (no network, no abstract sockets)",
+            ),
+            (self.pid_namespace, "PID namespace"),
+            (self.ipc_namespace, "IPC namespace"),
+        ] {
+            if enforced {
+                protections.push(what.to_owned());
+            }
+        }
+        protections.push(format!("runs as uid {}", self.command_uid));
+        protections
+    }
+
+    /// The protections that are not in force, in words, for logs and build records; a missing layer
+    /// that another one covers says so.
+    pub fn gaps(&self) -> Vec<String> {
+        self.gaps_and_cover()
+            .into_iter()
+            .map(|(gap, cover)| match cover {
+                Some(cover) => format!("{gap} ({cover} covers it)"),
+                None => gap,
+            })
+            .collect()
+    }
+
+    /// The gaps that no other layer covers: what the command can reach that it should not.
+    pub fn uncovered_gaps(&self) -> Vec<String> {
+        self.gaps_and_cover()
+            .into_iter()
+            .filter(|(_, cover)| cover.is_none())
+            .map(|(gap, _)| gap)
+            .collect()
+    }
+
+    fn gaps_and_cover(&self) -> Vec<(String, Option<&'static str>)> {
+        let network = self.network_namespace.then_some("the network namespace");
+        let mut gaps = Vec::new();
+        if !self.filesystem {
+            gaps.push(("no Landlock file-system rules".to_owned(), None));
+        }
+        for right in &self.missing_filesystem_rights {
+            let cover = (right == "ResolveUnix" && self.private_root).then_some("the private root");
+            gaps.push((format!("Landlock right {right} not enforced"), cover));
+        }
+        for (enforced, what, cover) in [
+            (self.tcp, "TCP not denied by Landlock", network),
+            (self.udp, "UDP not denied by Landlock", network),
+            (
+                self.scopes,
+                "signals and abstract sockets not scoped",
+                network,
+            ),
+            (self.user_namespace, "no user namespace", None),
+            (self.network_namespace, "no network namespace", None),
+            (self.pid_namespace, "no PID namespace", None),
+            (self.ipc_namespace, "no IPC namespace", None),
+            (
+                self.private_root,
+                "no private root: the host's file system is visible",
+                None,
+            ),
+            (self.private_proc, "no private /proc", None),
         ] {
             if !enforced {
-                gaps.push(what.to_owned());
+                gaps.push((what.to_owned(), cover));
             }
         }
         gaps
@@ -220,6 +368,7 @@ enum Event {
     LogEnd,
     Status(Vec<u8>),
     LauncherExited,
+    DiskLimit,
 }
 
 /// Runs `spec.command` in the sandbox through `launcher`; blocks until it ended and nothing is left.
@@ -275,9 +424,12 @@ pub fn run_streaming(
     let (events, receiver) = mpsc::channel();
     spawn_log_reader(log_reader, events.clone());
     spawn_status_reader(status_reader, events.clone());
-    spawn_exit_watcher(group, events);
+    spawn_exit_watcher(group, events.clone());
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    spawn_disk_watcher(spec, events, watching.clone());
 
     let supervised = supervise(spec, &receiver, group, started, live);
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
     // The launcher is alive or a zombie here, so its pid still names the group: killing it cannot hit
     // an unrelated process. This also kills anything left in the group after a normal end.
     let _ = killpg(group, Signal::SIGKILL);
@@ -314,6 +466,7 @@ pub fn run_streaming(
         (Some(end), _) => end,
         (None, Some(CommandEnd::Exited(code))) => End::Exited(code),
         (None, Some(CommandEnd::Signalled(signal))) => End::Signalled(signal),
+        (None, Some(CommandEnd::ProcessLimit)) => End::ProcessLimit,
         (None, None) => {
             return Err(SandboxError::NoReport {
                 program: launcher.program.clone(),
@@ -356,6 +509,33 @@ fn request_json(spec: &SandboxSpec) -> Result<String, SandboxError> {
         if path.to_str().is_none() {
             return Err(invalid(format!("path {} is not UTF-8", path.display())));
         }
+        if path
+            .components()
+            .any(|component| component == std::path::Component::ParentDir)
+        {
+            return Err(invalid(format!("path {} contains ..", path.display())));
+        }
+    }
+    if let Some(root) = spec
+        .writable
+        .iter()
+        .chain(&spec.readable)
+        .find(|path| path.parent().is_none())
+    {
+        return Err(invalid(format!(
+            "{} grants the whole file system; grant the directories the command needs",
+            root.display()
+        )));
+    }
+    if spec.max_processes < 2 {
+        return Err(invalid(
+            "the process limit must allow at least 2 processes".to_owned(),
+        ));
+    }
+    if spec.max_memory_bytes < 1 << 20 || spec.tmp_bytes < 1 << 16 {
+        return Err(invalid(
+            "the memory limit must be at least 1 MiB and /tmp at least 64 KiB".to_owned(),
+        ));
     }
     if spec.wall_clock.is_zero() {
         return Err(invalid("the wall-clock limit is zero".to_owned()));
@@ -368,7 +548,11 @@ fn request_json(spec: &SandboxSpec) -> Result<String, SandboxError> {
         readable: spec.readable.clone(),
         env: spec.env.clone(),
         max_file_bytes: spec.max_file_bytes,
-        allow_without_landlock: spec.allow_without_landlock,
+        max_processes: spec.max_processes,
+        max_memory_bytes: spec.max_memory_bytes,
+        tmp_bytes: spec.tmp_bytes,
+        private_root: spec.private_root,
+        allow_weaker_isolation: spec.allow_weaker_isolation,
         parent_pid: std::process::id() as i32,
         namespaces: protocol::Namespaces::default(),
     };
@@ -429,6 +613,7 @@ fn supervise(
                 let _ = killpg(group, Signal::SIGKILL);
             }
             Ok(Event::Status(bytes)) => status = Some(bytes),
+            Ok(Event::DiskLimit) => kill(End::DiskLimit, &mut killed, &mut deadline),
             Err(RecvTimeoutError::Timeout) if killed.is_none() => {
                 kill(End::TimedOut, &mut killed, &mut deadline);
             }
@@ -454,7 +639,7 @@ fn collect_status(receiver: &Receiver<Event>, log: &mut Vec<u8>, max_log_bytes: 
                 let room = cap.saturating_sub(log.len());
                 log.extend_from_slice(&bytes[..bytes.len().min(room)]);
             }
-            Ok(Event::LogEnd | Event::LauncherExited) => {}
+            Ok(Event::LogEnd | Event::LauncherExited | Event::DiskLimit) => {}
             Err(_) => return Vec::new(),
         }
     }
@@ -485,6 +670,54 @@ fn spawn_status_reader(reader: io::PipeReader, events: Sender<Event>) {
         let _ = reader.take(MAX_STATUS_BYTES).read_to_end(&mut status);
         let _ = events.send(Event::Status(status));
     });
+}
+
+/// Measures the writable grants until `watching` is cleared, and reports when they hold more than
+/// [`SandboxSpec::max_disk_bytes`].
+fn spawn_disk_watcher(
+    spec: &SandboxSpec,
+    events: Sender<Event>,
+    watching: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let paths = spec.writable.clone();
+    let limit = spec.max_disk_bytes;
+    thread::spawn(move || {
+        while watching.load(std::sync::atomic::Ordering::SeqCst) {
+            let measuring = Instant::now();
+            let used: u64 = paths.iter().map(|path| disk_usage(path)).sum();
+            if used > limit {
+                let _ = events.send(Event::DiskLimit);
+                return;
+            }
+            thread::sleep(DISK_WATCH_INTERVAL.max(measuring.elapsed() * 5));
+        }
+    });
+}
+
+/// Bytes allocated below `path` on its own file system, links not followed; what cannot be read
+/// counts as nothing (the command may be deleting it).
+pub fn disk_usage(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(top) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let device = top.dev();
+    let mut total = 0;
+    let mut pending = vec![(path.to_owned(), top)];
+    while let Some((path, metadata)) = pending.pop() {
+        total += metadata.blocks() * 512;
+        if metadata.is_dir()
+            && metadata.dev() == device
+            && let Ok(entries) = std::fs::read_dir(&path)
+        {
+            for entry in entries.flatten() {
+                if let Ok(metadata) = entry.metadata() {
+                    pending.push((entry.path(), metadata));
+                }
+            }
+        }
+    }
+    total
 }
 
 /// Reports the launcher's exit without reaping it, so its pid keeps naming the process group.

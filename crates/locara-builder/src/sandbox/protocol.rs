@@ -15,8 +15,10 @@ use super::Enforcement;
 pub(crate) const LAUNCH: &str = "launch";
 /// The first launcher argument for the inner stage: set limits, apply Landlock, exec the command.
 pub(crate) const CONFINE: &str = "confine";
+/// The first launcher argument for the id-map helper a root launcher starts before it unshares.
+pub(crate) const MAP_IDS: &str = "map-ids";
 /// Version of the request format; a launcher refuses any other.
-pub(crate) const PROTOCOL_VERSION: u32 = 1;
+pub(crate) const PROTOCOL_VERSION: u32 = 2;
 /// Exit code of a launcher that could not set the sandbox up (the reason is on the status pipe).
 pub(crate) const SETUP_FAILED_EXIT: i32 = 125;
 /// Exit code when the command could not be executed (as `sh` does).
@@ -40,8 +42,17 @@ pub(crate) struct Request {
     pub env: Vec<(String, String)>,
     /// `RLIMIT_FSIZE`.
     pub max_file_bytes: u64,
-    /// Run even when the kernel enforces no Landlock rule at all.
-    pub allow_without_landlock: bool,
+    /// `RLIMIT_NPROC` (processes and threads), and the count at which the run is stopped.
+    pub max_processes: u64,
+    /// `RLIMIT_DATA` of each process.
+    pub max_memory_bytes: u64,
+    /// Size of the private `/tmp`.
+    pub tmp_bytes: u64,
+    /// Build a private root (a mount namespace holding only the grants).
+    pub private_root: bool,
+    /// Run even when a required protection cannot be had (no Landlock file rules, named UNIX sockets
+    /// reachable).
+    pub allow_weaker_isolation: bool,
     /// The supervising parent's pid: the launcher dies with it, and refuses to start if it is gone.
     pub parent_pid: i32,
     /// Filled in by the outer stage for the inner one.
@@ -50,7 +61,7 @@ pub(crate) struct Request {
 }
 
 /// Which namespaces the outer stage made.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Namespaces {
     /// A user namespace (capabilities only over the sandbox's own namespaces).
@@ -61,6 +72,15 @@ pub(crate) struct Namespaces {
     pub pid: bool,
     /// An IPC namespace (no System V IPC or POSIX message queues shared with the host).
     pub ipc: bool,
+    /// A mount namespace, in which the inner stage builds the private root.
+    pub mount: bool,
+    /// Why no mount namespace could be made, when one was asked for and none was.
+    pub mount_error: Option<String>,
+    /// The uid and gid the command runs as, when they differ from the launcher's (a root launcher runs
+    /// the command as an unprivileged user).
+    pub build_user: Option<(u32, u32)>,
+    /// The command's uid on the host.
+    pub host_uid: u32,
 }
 
 /// One line on the status pipe.
@@ -86,4 +106,6 @@ pub(crate) enum CommandEnd {
     Exited(i32),
     /// Terminating signal number.
     Signalled(i32),
+    /// The sandbox's processes and threads reached the limit, and the sandbox killed them all.
+    ProcessLimit,
 }
