@@ -19,7 +19,6 @@ use locara_core::statement::GitCommit;
 use locara_core::statement::provenance::{ProvenanceError, verify_provenance};
 use tempfile::TempDir;
 
-const SYSTEM_READABLE: [&str; 5] = ["/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache"];
 const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
 /// 2024-01-02T03:04:05Z, the commit time of every test repository.
 const COMMIT_TIME: u64 = 1_704_164_645;
@@ -141,7 +140,10 @@ fn builder() -> Builder {
     let work = TempDir::new().unwrap();
     let config = BuilderConfig {
         work_dir: work.path().to_owned(),
-        readable: SYSTEM_READABLE.iter().map(PathBuf::from).collect(),
+        readable: locara_builder::pipeline::SYSTEM_READABLE
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
         path: "/usr/bin:/bin".to_owned(),
         wall_clock: Duration::from_secs(60),
         max_log_bytes: 1 << 20,
@@ -806,4 +808,134 @@ fn builds_the_rust_example_reproducibly_with_cargo_offline() {
         run_entry(&output, builder.work.path(), "bin/hello-rust"),
         "Hello from demo/hello-rust, built by Locara!\n"
     );
+}
+
+/// A Unix socket in the host's `/tmp` that answers `SECRET` to anything that connects.
+fn secret_socket() -> (PathBuf, std::sync::Arc<AtomicU32>) {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let path = PathBuf::from(format!(
+        "/tmp/locara-pipeline-host-{}-{}.sock",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let arrived = std::sync::Arc::new(AtomicU32::new(0));
+    let counted = arrived.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nSECRET",
+            );
+        }
+    });
+    (path, arrived)
+}
+
+#[test]
+fn a_hostile_build_finds_no_host_socket_or_secret_and_the_log_names_the_protections() {
+    let (socket, arrived) = secret_socket();
+    let repo = shell_repo(&format!(
+        "curl -sS --max-time 5 --unix-socket {socket} http://host/ > stolen; \
+         cat /etc/shadow >> stolen; ls -A /root /var/run /run >> stolen; {MAKE_RUN}",
+        socket = socket.display()
+    ));
+    let output = run_build(&builder(), &shell_request(&repo)).unwrap();
+    let log = log_text(&output);
+    assert_eq!(
+        arrived.load(Ordering::SeqCst),
+        0,
+        "the build reached the socket: {log}"
+    );
+    assert!(!log.contains("SECRET"), "{log}");
+    assert!(log.contains("Couldn't connect to server"), "{log}");
+    assert!(
+        log.contains("/etc/shadow: No such file or directory"),
+        "{log}"
+    );
+    assert!(
+        log.contains("'/var/run': No such file or directory"),
+        "{log}"
+    );
+    // Each build's summary says what protected it and within which limits it ran.
+    assert!(
+        log.contains(
+            "== sandbox: private root (mount namespace: only the granted paths exist), Landlock ABI"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("limits: 512 processes and threads, 2 GiB of memory per process"),
+        "{log}"
+    );
+    assert!(output.enforcement.private_root && output.enforcement.named_sockets_isolated());
+    let _ = fs::remove_file(socket);
+}
+
+#[test]
+fn a_fork_bomb_fails_the_build_naming_the_process_limit() {
+    // bash retries a failed fork, so this bomb stays at the limit until it is stopped.
+    let repo = shell_repo("bash -c 'bomb() { bomb | bomb & }; bomb; sleep 100'");
+    let mut builder = builder();
+    builder.config.max_processes = 48;
+    let started = Instant::now();
+    match run_build(&builder, &shell_request(&repo)) {
+        Err(BuildError::BuildFailed { how, .. }) => assert!(
+            how.starts_with("reached the limit of 48 processes and threads"),
+            "{how}"
+        ),
+        other => panic!("expected BuildFailed, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "not stopped by the wall clock"
+    );
+}
+
+#[test]
+fn filling_the_disk_fails_the_build_naming_the_disk_limit() {
+    let repo = shell_repo(
+        "i=0; while [ $i -lt 4000 ]; do head -c 262144 /dev/zero > f$i; i=$((i+1)); done",
+    );
+    let mut builder = builder();
+    builder.config.max_disk_bytes = 8 << 20;
+    match run_build(&builder, &shell_request(&repo)) {
+        Err(BuildError::BuildFailed { how, log, .. }) => {
+            assert!(
+                how.starts_with(
+                    "filled its checkout and scratch directory past the disk limit of 8 MiB"
+                ),
+                "{how}"
+            );
+            assert!(String::from_utf8_lossy(&log).contains("limits: "));
+        }
+        other => panic!("expected BuildFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_file_past_the_size_limit_fails_the_build_naming_the_limit() {
+    let repo = shell_repo("exec head -c 2097152 /dev/zero > big");
+    let mut builder = builder();
+    builder.config.max_file_bytes = 1 << 20;
+    match run_build(&builder, &shell_request(&repo)) {
+        Err(BuildError::BuildFailed { how, .. }) => assert_eq!(
+            how,
+            "was killed by signal 25 (SIGXFSZ): it wrote a file past the limit of 1 MiB per file"
+        ),
+        other => panic!("expected BuildFailed, got {other:?}"),
+    }
+    // Through a shell, which reports 128 + the signal.
+    let repo = shell_repo("head -c 2097152 /dev/zero > big");
+    match run_build(&builder, &shell_request(&repo)) {
+        Err(BuildError::BuildFailed { how, .. }) => assert!(
+            how.starts_with("exited with code 153 (128 + 25, SIGXFSZ: a program wrote a file past the limit of 1 MiB"),
+            "{how}"
+        ),
+        other => panic!("expected BuildFailed, got {other:?}"),
+    }
 }

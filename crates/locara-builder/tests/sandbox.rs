@@ -838,3 +838,18 @@ fn without_a_private_root_a_kernel_without_unix_socket_rules_is_refused() {
             .any(|gap| gap.contains("no private root"))
     );
 }
+
+#[test]
+fn forks_past_the_process_limit_are_refused_by_the_kernel() {
+    let checkout = TempDir::new().unwrap();
+    // dash gives up at the first failed fork: the limit, not the watcher, stops it.
+    let mut spec = sh(
+        checkout.path(),
+        "i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i+1)); done; echo FORKED $i",
+    );
+    spec.max_processes = 48;
+    let outcome = run_confined(&spec);
+    let log = log(&outcome);
+    assert!(log.contains("Cannot fork"), "{log}");
+    assert!(!log.contains("FORKED 100"), "{log}");
+}

@@ -58,6 +58,16 @@ pub struct Config {
     pub build_log_max_bytes: u64,
     /// The largest artifact accepted, in bytes.
     pub build_max_artifact_bytes: u64,
+    /// Most processes and threads a build may have at once; reaching the limit stops the build.
+    pub build_max_processes: u64,
+    /// Most memory each process of a build may allocate, in bytes.
+    pub build_max_memory_bytes: u64,
+    /// Most bytes a build's checkout and scratch directory may hold together; more stops the build.
+    pub build_max_disk_bytes: u64,
+    /// Build even where the sandbox lacks a required protection (no Landlock file rules, or the host's
+    /// named UNIX sockets reachable because neither a mount namespace nor Landlock's socket rules can be
+    /// had). Default `false`: such builds are refused.
+    pub build_allow_weaker_isolation: bool,
     /// Refuse releases whose two builds differ (default: accept them, labelled not reproducible).
     pub require_reproducible: bool,
     /// How long a worker holds a build without renewing its lease (it renews every third of it); a killed
@@ -91,6 +101,10 @@ impl Default for Config {
             build_timeout_seconds: 900,
             build_log_max_bytes: 1024 * 1024,
             build_max_artifact_bytes: 512 * 1024 * 1024,
+            build_max_processes: 1024,
+            build_max_memory_bytes: 4 << 30,
+            build_max_disk_bytes: 8 << 30,
+            build_allow_weaker_isolation: false,
             require_reproducible: false,
             build_lease_seconds: 60,
             trusted_proxies: Vec::new(),
@@ -297,6 +311,25 @@ impl Config {
                     .parse()
                     .map_err(|_| invalid("a whole number of seconds, such as 60"))?
             }
+            "BUILD_MAX_PROCESSES" => {
+                self.build_max_processes = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number, such as 1024"))?
+            }
+            "BUILD_MAX_MEMORY_BYTES" => {
+                self.build_max_memory_bytes = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of bytes, such as 4294967296"))?
+            }
+            "BUILD_MAX_DISK_BYTES" => {
+                self.build_max_disk_bytes = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number of bytes, such as 8589934592"))?
+            }
+            "BUILD_ALLOW_WEAKER_ISOLATION" => {
+                self.build_allow_weaker_isolation =
+                    value.parse().map_err(|_| invalid("true or false"))?
+            }
             "REQUIRE_REPRODUCIBLE" => {
                 self.require_reproducible = value.parse().map_err(|_| invalid("true or false"))?
             }
@@ -416,6 +449,24 @@ impl Config {
                 self.build_max_artifact_bytes,
                 1024..=16 * 1024 * 1024 * 1024,
                 "between 1 KiB and 16 GiB",
+            ),
+            (
+                "build_max_processes",
+                self.build_max_processes,
+                16..=1_000_000,
+                "between 16 and 1000000",
+            ),
+            (
+                "build_max_memory_bytes",
+                self.build_max_memory_bytes,
+                64 << 20..=1 << 40,
+                "between 64 MiB and 1 TiB",
+            ),
+            (
+                "build_max_disk_bytes",
+                self.build_max_disk_bytes,
+                1 << 20..=1 << 44,
+                "between 1 MiB and 16 TiB",
             ),
         ] {
             if !range.contains(&value) {

@@ -46,9 +46,10 @@ pub struct Toolchain {
 }
 
 impl Toolchain {
-    /// The system directories, plus the Rust toolchain's sysroot when `rustc` is installed.
+    /// The system directories ([`locara_builder::pipeline::SYSTEM_READABLE`]), plus the Rust toolchain's
+    /// sysroot when `rustc` is installed.
     pub fn detect() -> Self {
-        let mut readable: Vec<PathBuf> = ["/usr", "/bin", "/lib", "/lib64", "/etc"]
+        let mut readable: Vec<PathBuf> = locara_builder::pipeline::SYSTEM_READABLE
             .iter()
             .map(PathBuf::from)
             .collect();
@@ -212,6 +213,10 @@ async fn build_job(
         wall_clock: Duration::from_secs(state.config.build_timeout_seconds),
         max_log_bytes: state.config.build_log_max_bytes,
         max_file_bytes: state.config.build_max_artifact_bytes,
+        max_processes: state.config.build_max_processes,
+        max_memory_bytes: state.config.build_max_memory_bytes,
+        max_disk_bytes: state.config.build_max_disk_bytes,
+        allow_weaker_isolation: state.config.build_allow_weaker_isolation,
         max_artifact_bytes: state.config.build_max_artifact_bytes,
         launcher: worker.launcher.clone(),
         builder_id: crate::provenance_pages::builder_id(&state.public_url),

@@ -45,6 +45,30 @@ pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 const LOG_TAIL_LINES: usize = 30;
 /// The builds per request: two, to check reproducibility.
 const BUILDS: u8 = 2;
+/// The host paths every build may read and execute by default (those that exist): the system's
+/// programs and libraries, and the few files of `/etc` that compilers, the dynamic linker and the C
+/// library read. Not the rest of `/etc` (`shadow`, service configuration, keys), which a build has no
+/// business reading; the sandbox writes its own `passwd`, `group` and `hosts`.
+pub const SYSTEM_READABLE: [&str; 18] = [
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/os-release",
+    "/etc/protocols",
+    "/etc/services",
+    "/etc/ssl/certs",
+    "/etc/perl",
+];
 /// Size of each build's private `/tmp` (memory-backed); builds should use `TMPDIR`, on disk.
 pub const BUILD_TMP_BYTES: u64 = 256 << 20;
 
@@ -775,6 +799,12 @@ fn toolchain_versions(path: &str) -> BTreeMap<String, String> {
 /// How a build ended, naming the limit that stopped it.
 fn describe(end: End, spec: &SandboxSpec) -> String {
     match end {
+        // A shell reports a child killed by a signal as 128 + the signal.
+        End::Exited(153) => format!(
+            "exited with code 153 (128 + 25, SIGXFSZ: a program wrote a file past the limit of {} \
+             per file)",
+            bytes(spec.max_file_bytes)
+        ),
         End::Exited(code) => format!("exited with code {code}"),
         End::Signalled(25) => format!(
             "was killed by signal 25 (SIGXFSZ): it wrote a file past the limit of {} per file",

@@ -580,14 +580,20 @@ fn watch_processes(limit: u64, hit: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         loop {
             std::thread::sleep(PROCESS_WATCH_INTERVAL);
-            // Our own tasks (this init and this thread) are not the command's.
-            if count_tasks(std::process::id()) + 1 >= limit {
+            // Our own tasks (this init and this thread) are not the command's. A build at the limit
+            // keeps losing and regaining a few processes (failed forks end shells), so near it counts.
+            if count_tasks(std::process::id()) + near_limit_margin(limit) >= limit {
                 hit.store(true, Ordering::SeqCst);
                 // From a PID namespace's init, -1 means every other process in the namespace.
                 let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
             }
         }
     });
+}
+
+/// How close to the process limit counts as reaching it: a sixteenth of it, at least 2.
+fn near_limit_margin(limit: u64) -> u64 {
+    (limit / 16).max(2)
 }
 
 /// Processes and threads in this PID namespace but those of `own`.
