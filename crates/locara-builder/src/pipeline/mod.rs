@@ -477,9 +477,12 @@ pub fn build(
     let transport = git::transport(&request.repository)?;
     fs::create_dir_all(&config.work_dir)
         .map_err(|error| BuildError::io("create", &config.work_dir, error))?;
+    // The sandbox takes only absolute paths without `..` or links on the way (`./data/../data`).
+    let work_dir = fs::canonicalize(&config.work_dir)
+        .map_err(|error| BuildError::io("resolve", &config.work_dir, error))?;
     let job = tempfile::Builder::new()
         .prefix("build-")
-        .tempdir_in(&config.work_dir)
+        .tempdir_in(&work_dir)
         .map_err(|error| BuildError::io("create a job directory in", &config.work_dir, error))?;
     let _span = tracing::info_span!(
         "build",
