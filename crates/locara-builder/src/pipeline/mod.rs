@@ -845,7 +845,7 @@ fn limits(spec: &SandboxSpec) -> String {
 /// A byte count in the largest binary unit that divides it (`512 MiB`, `1536 KiB`, `1000 bytes`).
 fn bytes(count: u64) -> String {
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if count >= size && count % size == 0 {
+        if count >= size && count.is_multiple_of(size) {
             return format!("{} {unit}", count / size);
         }
     }
