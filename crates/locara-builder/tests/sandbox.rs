@@ -853,3 +853,43 @@ fn forks_past_the_process_limit_are_refused_by_the_kernel() {
     assert!(log.contains("Cannot fork"), "{log}");
     assert!(!log.contains("FORKED 100"), "{log}");
 }
+
+#[test]
+fn handing_the_checkout_to_the_build_user_does_not_follow_its_links() {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::getuid().is_root() {
+        // Only a root launcher hands paths over.
+        return;
+    }
+    // A publisher's checkout may hold links to anywhere; the hand-over must not give their targets away.
+    let checkout = TempDir::new().unwrap();
+    let host_dir = TempDir::new().unwrap();
+    fs::write(host_dir.path().join("kept"), "root's\n").unwrap();
+    std::os::unix::fs::symlink(host_dir.path(), checkout.path().join("link")).unwrap();
+    std::os::unix::fs::symlink(
+        host_dir.path().join("kept"),
+        checkout.path().join("file-link"),
+    )
+    .unwrap();
+    let outcome = run_confined(&sh(checkout.path(), "id -u > made"));
+    assert_eq!(outcome.end, End::Exited(0), "{}", log(&outcome));
+    let build_uid = locara_builder::sandbox::BUILD_UID;
+    assert_eq!(
+        fs::metadata(checkout.path().join("made")).unwrap().uid(),
+        build_uid
+    );
+    for target in [host_dir.path().to_owned(), host_dir.path().join("kept")] {
+        assert_eq!(
+            fs::metadata(&target).unwrap().uid(),
+            0,
+            "{} was handed over through a link",
+            target.display()
+        );
+    }
+    assert_eq!(
+        fs::symlink_metadata(checkout.path().join("link"))
+            .unwrap()
+            .uid(),
+        build_uid
+    );
+}
